@@ -1,0 +1,49 @@
+"""mlreg: a model registry that lives in a file.
+
+    import mlreg
+    from mlreg import model_registry, deploy_platforms
+    session = mlreg.Session.builder.configs(mlreg.login_options()).create()
+    registry = model_registry.ModelRegistry(session=session)
+
+Submodules are imported lazily so that ``import mlreg`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mlreg._version import __version__
+from mlreg.errors import (
+    AlreadyExists,
+    IntegrityError,
+    InvalidInput,
+    MlregError,
+    NotFound,
+    RegistryBusy,
+)
+from mlreg.session import Session, connect, login_options
+
+_LAZY = {"model_registry", "deploy_platforms", "model_signature"}
+
+__all__ = [
+    "AlreadyExists",
+    "IntegrityError",
+    "InvalidInput",
+    "MlregError",
+    "NotFound",
+    "RegistryBusy",
+    "Session",
+    "__version__",
+    "connect",
+    "deploy_platforms",
+    "login_options",
+    "model_registry",
+    "model_signature",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"mlreg.{name}")
+    raise AttributeError(f"module 'mlreg' has no attribute {name!r}")

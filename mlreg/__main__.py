@@ -1,0 +1,3 @@
+from mlreg.cli.app import main
+
+main()

@@ -1,0 +1,241 @@
+"""Where settings come from (SPEC §4).
+
+Order: explicit value (command-line flag or ``connect()`` argument), environment
+variable, the named connection of the config file, the project file, defaults.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import stat
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlreg.errors import InvalidInput, NotFound
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_DATABASE = "MODEL_REGISTRY"
+SETTING_KEYS = ("home", "stage", "database", "role")
+ENV = {
+    "home": "MLREG_HOME",
+    "stage": "MLREG_STAGE",
+    "database": "MLREG_DATABASE",
+    "role": "MLREG_ROLE",
+}
+_SECRET_HINTS = ("secret", "password", "token", "key", "credential", "sas")
+
+
+class ConfigWarning(UserWarning):
+    """A config file problem that does not stop mlreg (e.g. readable by others)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. ``stage_options`` may hold secrets: never print it."""
+
+    home: Path
+    stage: str
+    database: str = DEFAULT_DATABASE
+    role: str = ""
+    stage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    connection: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def as_options(self) -> dict[str, Any]:
+        return {
+            "home": str(self.home),
+            "stage": self.stage,
+            "database": self.database,
+            "role": self.role,
+            "stage_options": dict(self.stage_options),
+            "connection": self.connection,
+        }
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("MLREG_CONFIG"):
+        return Path(env["MLREG_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "mlreg" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"config file {path} is not valid TOML: not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _has_secret(data: Any) -> bool:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if isinstance(k, str) and any(h in k.lower() for h in _SECRET_HINTS) and v:
+                return True
+            if _has_secret(v):
+                return True
+    return False
+
+
+def _warn_if_exposed(path: Path, data: dict[str, Any]) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH) and _has_secret(data):
+        warnings.warn(
+            f"config file {path} holds a secret and is readable by others; run: chmod 600 {path}",
+            ConfigWarning,
+            stacklevel=3,
+        )
+
+
+def load_config_file(env: Mapping[str, str] | None = None) -> tuple[Path, dict[str, Any]]:
+    path = config_path(env)
+    if not path.is_file():
+        return path, {}
+    data = _read_toml(path)
+    _warn_if_exposed(path, data)
+    return path, data
+
+
+def find_project_file(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """``mlreg.toml``, or ``[tool.mlreg]`` in ``pyproject.toml``, here or in the nearest parent."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "mlreg.toml"
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            tool = _read_toml(pyproject).get("tool", {}).get("mlreg")
+            if isinstance(tool, dict):
+                return pyproject, tool
+    return None
+
+
+def default_home(start: Path | None = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / ".mlreg"
+        if candidate.is_dir():
+            return candidate
+    return here / ".mlreg"
+
+
+def default_role() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (some containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def _check_section(section: Any, where: str) -> dict[str, Any]:
+    if not isinstance(section, dict):
+        raise InvalidInput(f"{where} must be a table of settings")
+    unknown = set(section) - set(SETTING_KEYS) - {"stage_options"}
+    if unknown:
+        raise InvalidInput(
+            f"{where} has unknown setting(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(SETTING_KEYS)}, stage_options"
+        )
+    for key in SETTING_KEYS:
+        if key in section and not isinstance(section[key], str):
+            raise InvalidInput(f"{where}: {key} must be a string")
+    if "stage_options" in section and not isinstance(section["stage_options"], dict):
+        raise InvalidInput(f"{where}: stage_options must be a table")
+    return section
+
+
+def _anchor(value: str, base: Path | None) -> str:
+    """Expand ~ and make a relative local path relative to the file that named it."""
+    if "://" in value:
+        return value
+    p = Path(value).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    return str(p)
+
+
+def resolve(
+    overrides: Mapping[str, Any] | None = None,
+    connection: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve settings from every source, highest priority first."""
+    env = os.environ if env is None else env
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    sources: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    stage_options: dict[str, Any] = {}
+
+    # lowest priority first; later layers overwrite
+    project = find_project_file(cwd)
+    if project is not None:
+        ppath, pdata = project
+        section = _check_section(pdata, f"project file {ppath}")
+        for key in SETTING_KEYS:
+            if key in section:
+                values[key] = _anchor(section[key], ppath.parent) if key in ("home", "stage") else section[key]
+                sources[key] = str(ppath)
+        stage_options.update(section.get("stage_options", {}))
+
+    cpath, cdata = load_config_file(env)
+    name = connection or env.get("MLREG_CONNECTION") or cdata.get("default_connection")
+    if name is not None:
+        connections = cdata.get("connections", {})
+        if not isinstance(connections, dict) or name not in connections:
+            known = ", ".join(sorted(connections)) if isinstance(connections, dict) else ""
+            raise NotFound(
+                f"connection {name!r} is not defined in {cpath}"
+                + (f"; defined: {known}" if known else "; it defines no connections")
+            )
+        section = _check_section(connections[name], f"connection {name!r} in {cpath}")
+        for key in SETTING_KEYS:
+            if key in section:
+                values[key] = _anchor(section[key], None) if key in ("home", "stage") else section[key]
+                sources[key] = f"{cpath} [connections.{name}]"
+        stage_options.update(section.get("stage_options", {}))
+
+    for key, var in ENV.items():
+        if env.get(var):
+            values[key] = env[var]
+            sources[key] = var
+
+    for key in SETTING_KEYS:
+        if key in overrides:
+            values[key] = overrides[key]
+            sources[key] = "argument"
+    if "stage_options" in overrides:
+        stage_options.update(overrides["stage_options"])
+
+    home = Path(values["home"]).expanduser() if "home" in values else default_home(cwd)
+    if not home.is_absolute():
+        home = (cwd or Path.cwd()) / home
+    stage = values.get("stage") or str(home / "stage")
+    if "://" not in stage:
+        sp = Path(stage).expanduser()
+        stage = str(sp if sp.is_absolute() else (cwd or Path.cwd()) / sp)
+    return Settings(
+        home=home,
+        stage=stage,
+        database=values.get("database") or DEFAULT_DATABASE,
+        role=values.get("role") or default_role(),
+        stage_options=stage_options,
+        connection=name,
+        sources=sources,
+    )

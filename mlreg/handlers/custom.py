@@ -1,0 +1,46 @@
+"""Custom Python models: any pickleable object with a target method (cloudpickle)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+from mlreg.handlers.base import ModelHandler
+
+PICKLE_FILE = "model/model.pkl"
+
+
+def dump_pickle(model: Any, writer: Any) -> None:
+    import cloudpickle
+
+    # protocol 5 writes large buffers (numpy arrays) out-of-band-capable, without a
+    # second in-memory copy; the writer hashes the bytes as they stream to disk.
+    with writer.open(PICKLE_FILE) as f:
+        cloudpickle.dump(model, f, protocol=5)
+
+
+def load_pickle(package_dir: Path) -> Any:
+    with open(package_dir / PICKLE_FILE, "rb") as f:
+        return pickle.load(f)
+
+
+class CustomHandler(ModelHandler):
+    type_name = "custom"
+
+    @classmethod
+    def can_handle(cls, model: Any) -> bool:
+        return True
+
+    def target_methods(self, model: Any) -> list[str]:
+        methods = super().target_methods(model)
+        if not methods and callable(model) and not isinstance(model, type):
+            methods = ["__call__"]
+        return methods
+
+    def save(self, model: Any, writer: Any) -> dict[str, Any]:
+        dump_pickle(model, writer)
+        return {"format": "cloudpickle", "files": [PICKLE_FILE]}
+
+    def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
+        return load_pickle(package_dir)

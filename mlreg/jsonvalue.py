@@ -1,0 +1,69 @@
+"""Metric values: any JSON value, plus numpy arrays/scalars, NaN and +-infinity.
+
+Values are stored as JSON text in which non-finite floats are written ``NaN``,
+``Infinity`` and ``-Infinity`` (DuckDB's JSON reader accepts them, so does Python's).
+numpy is never imported here: arrays are recognised by their ``tolist`` method.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from mlreg.errors import InvalidInput
+
+
+def _plain(value: Any, path: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput(f"metric value at {path} contains a NUL character")
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidInput(f"metric keys must be strings; {path} has key {k!r}")
+            out[k] = _plain(v, f"{path}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars, torch tensors
+    if callable(tolist):
+        converted = tolist()
+        if converted is value:
+            raise InvalidInput(f"metric value at {path} cannot be stored as JSON")
+        return _plain(converted, path)
+    raise InvalidInput(
+        f"metric value at {path} of type {type(value).__name__} cannot be stored as JSON"
+    )
+
+
+def dumps(value: Any) -> str:
+    """Encode a metric value as JSON text (NaN/Infinity allowed)."""
+    plain = _plain(value, "$")
+    return json.dumps(plain, allow_nan=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    """Decode JSON text written by :func:`dumps` (or by DuckDB)."""
+    if text is None:
+        return None
+    return json.loads(text)
+
+
+def parse_cli_value(text: str) -> Any:
+    """A metric value as typed on a command line: JSON, else the bare word as a string."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

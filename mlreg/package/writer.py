@@ -1,0 +1,120 @@
+"""Write a package directory, hashing every file as it is written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from mlreg.errors import InvalidInput
+from mlreg.package import MANIFEST
+from mlreg.stage.base import sha256_file
+
+
+class _HashingFile:
+    """A write-only binary file that hashes what passes through it."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+        self._h = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self._h.update(data)
+        return self._f.write(data)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def __enter__(self) -> "_HashingFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._f.close()
+
+    @property
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+class PackageWriter:
+    def __init__(self, root: Path):
+        self.root = root
+        self.files: dict[str, str] = {}
+
+    def _target(self, relpath: str) -> Path:
+        p = Path(relpath)
+        if p.is_absolute() or ".." in p.parts:
+            raise InvalidInput(f"package path {relpath!r} escapes the package")
+        target = self.root / p
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def open(self, relpath: str) -> "_Recorder":
+        return _Recorder(self, relpath, open(self._target(relpath), "wb"))
+
+    def path(self, relpath: str) -> Path:
+        """A path for a framework to save to; call :meth:`add_file` afterwards."""
+        return self._target(relpath)
+
+    def add_file(self, relpath: str) -> None:
+        self.files[Path(relpath).as_posix()] = sha256_file(self.root / relpath)
+
+    def add_tree(self, relpath: str) -> None:
+        """Record every file a framework wrote under ``relpath``."""
+        base = self.root / relpath
+        for dirpath, _dirs, names in os.walk(base):
+            for name in names:
+                full = Path(dirpath) / name
+                self.add_file(full.relative_to(self.root).as_posix())
+
+    def write_text(self, relpath: str, text: str) -> None:
+        with self.open(relpath) as f:
+            f.write(text.encode("utf-8"))
+
+    def copy_tree(self, src: Path, dest: str) -> None:
+        """Copy a directory (or file) into the package. Symlinks are refused: a link could
+        smuggle files from outside the tree the user named."""
+        src = Path(src)
+        if src.is_symlink():
+            raise InvalidInput(f"code path {src} is a symbolic link; name the real directory")
+        if src.is_file():
+            self._copy_file(src, f"{dest}/{src.name}" if dest else src.name)
+            return
+        if not src.is_dir():
+            raise InvalidInput(f"code path {src} does not exist")
+        for dirpath, dirs, names in os.walk(src):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for d in dirs:
+                if (Path(dirpath) / d).is_symlink():
+                    raise InvalidInput(f"code path {src} contains a symbolic link: {Path(dirpath) / d}")
+            for name in names:
+                full = Path(dirpath) / name
+                if full.is_symlink():
+                    raise InvalidInput(f"code path {src} contains a symbolic link: {full}")
+                if name.endswith(".pyc"):
+                    continue
+                rel = full.relative_to(src).as_posix()
+                self._copy_file(full, f"{dest}/{rel}")
+
+    def _copy_file(self, src: Path, relpath: str) -> None:
+        with open(src, "rb") as fin, self.open(relpath) as fout:
+            while chunk := fin.read(1024 * 1024):
+                fout.write(chunk)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        manifest = dict(manifest, files=dict(sorted(self.files.items())))
+        text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=True)
+        self.write_text(MANIFEST, text + "\n")
+
+
+class _Recorder(_HashingFile):
+    def __init__(self, writer: PackageWriter, relpath: str, f: BinaryIO):
+        super().__init__(f)
+        self._writer = writer
+        self._relpath = Path(relpath).as_posix()
+
+    def __exit__(self, *exc: Any) -> None:
+        super().__exit__(*exc)
+        self._writer.files[self._relpath] = self.hexdigest

@@ -1,0 +1,28 @@
+"""Creating (or upgrading) a registry."""
+
+from __future__ import annotations
+
+import warnings
+
+from mlreg.names import validate_name
+from mlreg.session import Session
+from mlreg.store import Store
+
+
+class RegistryExistsWarning(UserWarning):
+    """create_model_registry on a registry that already exists."""
+
+
+def create_model_registry(session: Session, database_name: str | None = None) -> bool:
+    """Create the registry ``<home>/<database_name>.duckdb``.
+
+    Returns True when it was created; False, with a warning, when it already existed (an
+    older schema is then upgraded). A registry written by a newer mlreg is refused.
+    """
+    name = validate_name(database_name or session.database, "database name")
+    store = Store(session.registry_path(name))
+    created, applied = store.create_or_upgrade()
+    if not created:
+        detail = f"; upgraded its schema ({', '.join(applied)})" if applied else ""
+        warnings.warn(f"registry {name} already exists at {store.path}{detail}", RegistryExistsWarning, stacklevel=2)
+    return created

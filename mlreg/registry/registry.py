@@ -1,0 +1,357 @@
+"""The registry: the relational API of the seed (pass model_name and model_version)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import uuid
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import duckdb
+
+from mlreg import context, handlers
+from mlreg.errors import AlreadyExists, InvalidInput, NotFound
+from mlreg.names import validate_key, validate_name, validate_tag_value
+from mlreg.package.verify import compare, verify_dir
+from mlreg.registry import logging as logpkg
+from mlreg.registry.deployments import DeploymentsMixin, _from_row, _SELECT
+from mlreg.registry.metadata import MetadataMixin
+from mlreg.session import Session
+from mlreg.stage import Stage, StageEntry, open_stage
+from mlreg.store import Store
+from mlreg import jsonvalue
+
+DEFAULT_DATABASE = "MODEL_REGISTRY"
+
+
+class EnvironmentWarning(UserWarning):
+    """The current environment differs from the one a model was logged in."""
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    id: str
+    name: str
+    version: str
+    type: str
+    uri: str
+    manifest: dict[str, Any]
+    files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    id: str
+    name: str
+    version: str
+    ok: bool
+    changed: list[str]
+    missing: list[str]
+    extra: list[str]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ModelRegistry(MetadataMixin, DeploymentsMixin):
+    """A registry: one DuckDB file ``<home>/<database_name>.duckdb`` and its stage."""
+
+    def __init__(
+        self,
+        session: Session,
+        database_name: str = DEFAULT_DATABASE,
+        create_if_not_exists: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self._session = session
+        self._database = validate_name(database_name or session.database, "database name")
+        self._store = Store(session.registry_path(self._database))
+        self._clock = clock or _now
+        self._stage_cache: Stage | None = None
+        if not self._store.exists():
+            if create_if_not_exists:
+                self._store.create_or_upgrade()
+            else:
+                raise NotFound(
+                    f"registry {self._database} does not exist at {self._store.path}; create it with "
+                    f"model_registry.create_model_registry(session, database_name={self._database!r}) or `mlreg create`"
+                )
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def database_name(self) -> str:
+        return self._database
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def stage(self) -> Stage:
+        if self._stage_cache is None:
+            self._stage_cache = open_stage(self._session.stage, self._database, self._session.stage_options)
+        return self._stage_cache
+
+    def _model_row(self, con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelRow:
+        validate_name(model_name, "model name")
+        validate_name(model_version, "model version")
+        row = con.execute(
+            "SELECT id, name, version, type, uri, manifest, files FROM models WHERE name = ? AND version = ?",
+            [model_name, model_version],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"The model {model_name}/{model_version} does not exist in the current registry.")
+        return ModelRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]))
+
+    def get_model(self, model_name: str, model_version: str) -> ModelRow:
+        """The registry row of one model version (NotFound when absent)."""
+        with self._store.read() as con:
+            return self._model_row(con, model_name, model_version)
+
+    def _record(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        row: ModelRow,
+        operation: str,
+        attribute: str,
+        key: str | None,
+        old: str | None,
+        new: str | None,
+    ) -> None:
+        con.execute(
+            "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
+            " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self._clock(), row.id, row.name, row.version, self._session.role, operation, attribute, key, old, new],
+        )
+
+    @contextmanager
+    def _inflight(self, model_id: str) -> Iterator[None]:
+        """Mark a package as being logged so a concurrent `gc` leaves it alone."""
+        directory = self._store.path.parent / ".inflight"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{model_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            os.close(fd)
+
+    def _is_inflight(self, name: str) -> bool:
+        model_id = name.removeprefix(".tmp-").split("-", 1)[0] if name.startswith(".tmp-") else name
+        path = self._store.path.parent / ".inflight" / f"{model_id}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    # -- logging ---------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: Any,
+        model_name: str,
+        model_version: str,
+        code_paths: Sequence[str | Path] | None = None,
+        conda_dependencies: Sequence[str] | None = None,
+        description: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        pip_requirements: Sequence[str] | None = None,
+        sample_input_data: Any = None,
+        signatures: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Serialize the model, publish its package to the stage and register it.
+
+        All or nothing: a failure at any point leaves the model unregistered (at most an
+        orphan package on the stage, which `gc` removes). Returns the new model's ID.
+        """
+        validate_name(model_name, "model name")
+        validate_name(model_version, "model version")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput(f"description must be a string, not {type(description).__name__}")
+        tag_values = {validate_key(k, "tag name"): validate_tag_value(v, k) for k, v in (tags or {}).items()}
+        metric_values = {validate_key(k, "metric name"): jsonvalue.dumps(v) for k, v in (metrics or {}).items()}
+        opts = logpkg.check_options(options)
+        paths = logpkg.check_code_paths(code_paths)
+        conda = logpkg.check_string_list(conda_dependencies, "conda_dependencies")
+        pip = logpkg.check_string_list(pip_requirements, "pip_requirements")
+        self._refuse_duplicate(model_name, model_version)
+
+        model_id = uuid.uuid4().hex
+        stage = self.stage
+        with self._inflight(model_id):
+            workdir = stage.begin(model_id)
+            try:
+                built = logpkg.build_package(
+                    root=workdir, model=model, model_id=model_id, model_name=model_name,
+                    model_version=model_version, code_paths=paths, conda_dependencies=conda,
+                    pip_requirements=pip, options=opts, sample_input_data=sample_input_data,
+                    signatures=signatures,
+                )
+                stage.publish(model_id, workdir, built.files)
+            except BaseException:
+                stage.abort(model_id, workdir)
+                raise
+            try:
+                self._commit_log(model_id, model_name, model_version, built, description, tag_values, metric_values)
+            except BaseException:
+                stage.delete(model_id)
+                raise
+        return model_id
+
+    def _refuse_duplicate(self, model_name: str, model_version: str, con: Any = None) -> None:
+        sql = "SELECT id FROM models WHERE name = ? AND version = ?"
+        rows = (con.execute(sql, [model_name, model_version]).fetchall() if con is not None
+                else self._store.query(sql, [model_name, model_version]))
+        if rows:
+            raise AlreadyExists(
+                f"Model {model_name}/{model_version} already exists. Unable to log the model. "
+                f"Get it with ModelReference(registry, model_name={model_name!r}, model_version={model_version!r}) "
+                f"or `mlreg show {model_name} {model_version}`"
+            )
+
+    def _commit_log(self, model_id, model_name, model_version, built, description, tags, metrics) -> None:
+        role = self._session.role
+        ctx = context.creation_context(role)
+        sigs = built.manifest["signatures"]
+        inputs = {m: s["inputs"] for m, s in sigs.items()}
+        outputs = {m: s["outputs"] for m, s in sigs.items()}
+        uri = self.stage.uri(model_id)
+        with self._store.write() as con:
+            self._refuse_duplicate(model_name, model_version, con)
+            con.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [model_id, model_name, model_version, built.type_name, uri, self._clock(), role,
+                 json.dumps(ctx), json.dumps(built.environment), json.dumps(inputs), json.dumps(outputs),
+                 json.dumps(built.manifest, allow_nan=True), json.dumps(built.files)],
+            )
+            row = ModelRow(model_id, model_name, model_version, built.type_name, uri, built.manifest, built.files)
+            self._record(con, row, "SET", "REGISTRATION", None, None, json.dumps({"type": built.type_name, "uri": uri}))
+            if description is not None:
+                self._record(con, row, "SET", "DESCRIPTION", "", None, json.dumps(description))
+            for k, v in tags.items():
+                self._record(con, row, "SET", "TAG", k, None, json.dumps(v, ensure_ascii=False))
+            for k, v in metrics.items():
+                self._record(con, row, "SET", "METRIC", k, None, v)
+
+    # -- listing and history ------------------------------------------------------------------
+    def list_models(self) -> duckdb.DuckDBPyRelation:
+        """Every model version as a DuckDB relation (an in-memory copy: it holds no lock)."""
+        return self._store.snapshot("SELECT * FROM model_list ORDER BY CREATION_TIME, ID")
+
+    def get_history(self) -> duckdb.DuckDBPyRelation:
+        """Every change to the registry, in order, as a DuckDB relation."""
+        return self._store.snapshot("SELECT * FROM history ORDER BY EVENT_ID")
+
+    def get_model_history(self, model_name: str, model_version: str) -> duckdb.DuckDBPyRelation:
+        """Every change to one model version, in order."""
+        row = self.get_model(model_name, model_version)
+        return self._store.snapshot("SELECT * FROM history WHERE MODEL_ID = ? ORDER BY EVENT_ID", [row.id])
+
+    # -- loading --------------------------------------------------------------------------------
+    def package_dir(self, model_name: str, model_version: str) -> tuple[ModelRow, Path]:
+        """A local directory holding the model's package, verified against its checksums."""
+        row = self.get_model(model_name, model_version)
+        path = self.stage.local_dir(row.id, row.files)
+        verify_dir(path, row.files, f"{model_name}/{model_version}")
+        return row, path
+
+    def load_model(self, model_name: str, model_version: str) -> Any:
+        """Verify the package, put its code paths on sys.path, warn about environment
+        differences, and return the original Python object. Unpickling runs code from the
+        package: load models only from registries you trust."""
+        row, path = self.package_dir(model_name, model_version)
+        manifest = row.manifest
+        code_root = str(path / "code")
+        if manifest.get("code_paths") and code_root not in sys.path:
+            sys.path.insert(0, code_root)
+        diffs = context.environment_differences(manifest.get("environment", {}))
+        if diffs:
+            warnings.warn(
+                f"model {model_name}/{model_version} was logged in a different environment: " + "; ".join(diffs),
+                EnvironmentWarning,
+                stacklevel=2,
+            )
+        return handlers.get_handler(row.type).load(path, manifest.get("handler", {}))
+
+    # -- deleting and housekeeping ----------------------------------------------------------------
+    def delete_model(self, model_name: str, model_version: str, delete_artifact: bool = True) -> None:
+        """Remove the model's entry (its history stays) and its deployments, and delete its
+        package from the stage unless ``delete_artifact=False``."""
+        row = self.get_model(model_name, model_version)
+        # stop what runs first (services, functions), then drop the records
+        deps = [_from_row(r) for r in self._store.query(_SELECT + " WHERE model_id = ?", [row.id])]
+        deps += [d for d in self._temporary().values() if d.model_id == row.id]
+        for dep in deps:
+            self._teardown(dep)
+        with self._store.write() as con:
+            row = self._model_row(con, model_name, model_version)
+            deployments = con.execute("SELECT name FROM deployments WHERE model_id = ?", [row.id]).fetchall()
+            for (name,) in deployments:
+                self._record(con, row, "DROP", "DEPLOYMENT", name, None, None)
+            con.execute("DELETE FROM deployments WHERE model_id = ?", [row.id])
+            con.execute("DELETE FROM models WHERE id = ?", [row.id])
+            self._record(con, row, "DROP", "DELETION", None,
+                         json.dumps({"type": row.type, "uri": row.uri}), json.dumps({"delete_artifact": delete_artifact}))
+        if delete_artifact:
+            self.stage.delete(row.id)
+
+    def gc(self, dry_run: bool = False) -> list[StageEntry]:
+        """Remove stage entries that no registry entry references (orphans of crashed or
+        failed logs, packages kept by ``delete_artifact=False``). Returns what was (or, with
+        ``dry_run``, would be) removed."""
+        referenced = {r[0] for r in self._store.query("SELECT id FROM models")}
+        removed = []
+        for entry in self.stage.entries():
+            if not entry.temporary and entry.name in referenced:
+                continue
+            if self._is_inflight(entry.name):
+                continue
+            removed.append(entry)
+            if not dry_run:
+                self.stage.delete_entry(entry)
+        return removed
+
+    def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
+        """Check packages against their recorded sha256: changed, missing and extra files."""
+        if model_name is not None and model_version is not None:
+            rows = [self.get_model(model_name, model_version)]
+        else:
+            with self._store.read() as con:
+                rows = [
+                    ModelRow(r[0], r[1], r[2], r[3], r[4], {}, json.loads(r[5]))
+                    for r in con.execute("SELECT id, name, version, type, uri, files FROM models ORDER BY name, version").fetchall()
+                ]
+        results = []
+        for row in rows:
+            report = compare(row.files, self.stage.hashes(row.id))
+            results.append(VerifyResult(row.id, row.name, row.version, report.ok, report.changed, report.missing, report.extra))
+        return results

@@ -1,0 +1,23 @@
+"""Stages: a local directory, or any fsspec URL (see ``remote``)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mlreg.names import validate_name
+from mlreg.stage.base import Stage, StageEntry, sha256_file
+
+__all__ = ["Stage", "StageEntry", "open_stage", "sha256_file"]
+
+
+def open_stage(url: str, database: str, options: Mapping[str, Any] | None = None) -> Stage:
+    """The stage for one registry: ``<url>/<database>/``."""
+    validate_name(database, "database name")
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme in ("", "file"):
+        from mlreg.stage.local import LocalStage
+
+        return LocalStage(f"{url.removeprefix('file://').rstrip('/')}/{database}")
+    from mlreg.stage.remote import open_remote_stage  # issue 7: fsspec stages
+
+    return open_remote_stage(url.rstrip("/") + "/" + database, options or {})

@@ -1,0 +1,112 @@
+"""A stage directory on a local (or mounted) filesystem."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterable
+
+from mlreg.errors import IntegrityError, InvalidInput
+from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry, sha256_file
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+class LocalStage(Stage):
+    def __init__(self, root: str | Path):
+        root = Path(str(root).removeprefix("file://")).expanduser()
+        self.root = root
+        self.url = str(root)
+
+    def _path(self, package_id: str) -> Path:
+        if not package_id or "/" in package_id or package_id.startswith(".") and not package_id.startswith(TMP_PREFIX):
+            raise InvalidInput(f"invalid package id {package_id!r}")
+        return self.root / package_id
+
+    def uri(self, package_id: str) -> str:
+        return str(self._path(package_id))
+
+    def begin(self, package_id: str) -> Path:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(f"cannot create stage directory {self.root}: {exc.strerror}") from None
+        tmp = self.root / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        return tmp
+
+    def publish(self, package_id: str, local_dir: Path, files: dict[str, str]) -> None:
+        # the files were hashed as they were written; fsync before the rename makes
+        # the rename the single moment the package appears, complete.
+        _fsync_tree(local_dir)
+        final = self._path(package_id)
+        os.rename(local_dir, final)
+        _fsync_dir(self.root)
+
+    def abort(self, package_id: str, local_dir: Path) -> None:
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+    def exists(self, package_id: str) -> bool:
+        return self._path(package_id).is_dir()
+
+    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+        path = self._path(package_id)
+        if not path.is_dir():
+            raise IntegrityError(f"model package {path} is missing from the stage")
+        return path
+
+    def hashes(self, package_id: str) -> dict[str, str]:
+        root = self._path(package_id)
+        out: dict[str, str] = {}
+        if not root.is_dir():
+            return out
+        for dirpath, _dirs, filenames in os.walk(root):
+            for name in filenames:
+                full = Path(dirpath) / name
+                out[full.relative_to(root).as_posix()] = sha256_file(full)
+        return out
+
+    def delete(self, package_id: str) -> None:
+        path = self._path(package_id)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+    def entries(self) -> Iterable[StageEntry]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for child in sorted(self.root.iterdir()):
+            out.append(
+                StageEntry(
+                    name=child.name,
+                    uri=str(child),
+                    temporary=child.name.startswith(TMP_PREFIX),
+                )
+            )
+        return out

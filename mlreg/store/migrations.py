@@ -1,0 +1,210 @@
+"""Schema migrations: an ordered list of small named functions.
+
+Each is applied once, in one explicit transaction together with its row in
+``schema_migrations``. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from mlreg._version import __version__
+from mlreg.errors import IntegrityError, MlregError
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE models (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            type VARCHAR NOT NULL,
+            uri VARCHAR NOT NULL,
+            creation_time TIMESTAMPTZ NOT NULL,
+            creation_role VARCHAR NOT NULL,
+            creation_context JSON,
+            creation_environment_spec JSON,
+            input_spec JSON,
+            output_spec JSON,
+            manifest JSON NOT NULL,
+            files JSON NOT NULL,
+            UNIQUE (name, version)
+        )
+        """
+    )
+    con.execute("CREATE SEQUENCE event_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE events (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+            event_timestamp TIMESTAMPTZ NOT NULL,
+            model_id VARCHAR,
+            model_name VARCHAR,
+            model_version VARCHAR,
+            role VARCHAR NOT NULL,
+            operation VARCHAR NOT NULL,
+            attribute_name VARCHAR NOT NULL,
+            key VARCHAR,
+            old_value JSON,
+            new_value JSON
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE deployments (
+            name VARCHAR PRIMARY KEY,
+            model_id VARCHAR NOT NULL,
+            model_name VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            platform VARCHAR NOT NULL,
+            target_method VARCHAR NOT NULL,
+            signature JSON,
+            options JSON,
+            details JSON,
+            created_time TIMESTAMPTZ NOT NULL,
+            role VARCHAR NOT NULL
+        )
+        """
+    )
+    # the current description, tags and metrics are derived from the events
+    con.execute(
+        """
+        CREATE VIEW current_attributes AS
+        SELECT model_id, attribute_name, key, value FROM (
+            SELECT model_id, attribute_name, key,
+                   arg_max(operation, event_id) AS op,
+                   arg_max(new_value, event_id) AS value
+            FROM events
+            WHERE attribute_name IN ('DESCRIPTION', 'TAG', 'METRIC') AND model_id IS NOT NULL
+            GROUP BY model_id, attribute_name, key
+        ) WHERE op = 'SET'
+        """
+    )
+    con.execute(
+        """
+        CREATE VIEW model_list AS
+        WITH tags AS (
+            SELECT model_id, json_group_object(key, value) AS tags
+            FROM current_attributes WHERE attribute_name = 'TAG' GROUP BY model_id
+        ), metrics AS (
+            SELECT model_id, json_group_object(key, value) AS metrics
+            FROM current_attributes WHERE attribute_name = 'METRIC' GROUP BY model_id
+        ), descr AS (
+            SELECT model_id, json_extract_string(value, '$') AS description
+            FROM current_attributes WHERE attribute_name = 'DESCRIPTION'
+        )
+        SELECT m.id AS ID, m.name AS NAME, m.version AS VERSION, m.type AS TYPE, m.uri AS URI,
+               m.creation_time AS CREATION_TIME, m.creation_role AS CREATION_ROLE,
+               m.creation_context AS CREATION_CONTEXT,
+               m.creation_environment_spec AS CREATION_ENVIRONMENT_SPEC,
+               d.description AS DESCRIPTION,
+               coalesce(t.tags, '{}'::JSON) AS TAGS,
+               coalesce(x.metrics, '{}'::JSON) AS METRICS,
+               m.input_spec AS INPUT_SPEC, m.output_spec AS OUTPUT_SPEC
+        FROM models m
+        LEFT JOIN descr d ON d.model_id = m.id
+        LEFT JOIN tags t ON t.model_id = m.id
+        LEFT JOIN metrics x ON x.model_id = m.id
+        """
+    )
+    con.execute(
+        """
+        CREATE VIEW history AS
+        SELECT event_timestamp AS EVENT_TIMESTAMP, event_id AS EVENT_ID, model_id AS MODEL_ID,
+               model_name AS MODEL_NAME, model_version AS MODEL_VERSION, role AS ROLE,
+               operation AS OPERATION, attribute_name AS ATTRIBUTE_NAME, key AS KEY,
+               old_value AS OLD_VALUE, new_value AS NEW_VALUE
+        FROM events
+        """
+    )
+
+
+Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+MIGRATIONS: list[Migration] = [
+    ("m001_initial", m001_initial),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            mlreg_version VARCHAR NOT NULL
+        )
+        """
+    )
+
+
+def current_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> tuple[int, str | None]:
+    """(schema version, mlreg version that applied it); (0, None) for a blank file."""
+    prefix = f"{catalog}." if catalog else ""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        + (" AND database_name = ?" if catalog else ""),
+        [catalog] if catalog else [],
+    ).fetchone()[0]
+    if not exists:
+        return 0, None
+    row = con.execute(
+        f"SELECT version, mlreg_version FROM {prefix}schema_migrations ORDER BY version DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], row[1]) if row else (0, None)
+
+
+def _refuse_newer(version: int, by: str | None, path: Path) -> None:
+    raise MlregError(
+        f"registry {path} has schema version {version}, written by mlreg {by or '?'}; "
+        f"this mlreg {__version__} supports up to schema {SCHEMA_VERSION}: upgrade mlreg to {by or 'a newer version'} or later"
+    )
+
+
+def check_current(con: duckdb.DuckDBPyConnection, path: Path, catalog: str | None = None) -> None:
+    try:
+        version, by = current_version(con, catalog)
+    except duckdb.Error as exc:
+        raise IntegrityError(f"registry file {path} is corrupt: {str(exc).splitlines()[0]}") from None
+    if version > SCHEMA_VERSION:
+        _refuse_newer(version, by, path)
+    if version == 0:
+        raise IntegrityError(f"{path} is not an mlreg registry (no schema); create one with `mlreg create`")
+    if version < SCHEMA_VERSION:
+        raise MlregError(
+            f"registry {path} has an older schema ({version} < {SCHEMA_VERSION}); "
+            "upgrade it with model_registry.create_model_registry(...) or `mlreg create`"
+        )
+
+
+def upgrade(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Apply every pending migration, each in its own transaction."""
+    con.execute("BEGIN TRANSACTION")
+    _ensure_table(con)
+    con.execute("COMMIT")
+    version, by = current_version(con)
+    if version > SCHEMA_VERSION:
+        _refuse_newer(version, by, path)
+    applied = []
+    for number, (name, migrate) in enumerate(MIGRATIONS, start=1):
+        if number <= version:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migrate(con)
+            con.execute(
+                "INSERT INTO schema_migrations (version, name, mlreg_version) VALUES (?, ?, ?)",
+                [number, name, __version__],
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        applied.append(name)
+    return applied
