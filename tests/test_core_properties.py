@@ -1,0 +1,52 @@
+"""Property tests: what is written is read back unchanged, through every path."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlreg import model_registry
+from tests.fixtures.models import SumModel
+
+import numpy as np
+
+keys = st.text(min_size=1, max_size=40).filter(lambda s: "=" not in s and not any(ord(c) < 32 or ord(c) == 127 for c in s))
+tag_values = st.text(max_size=100).filter(lambda s: "\x00" not in s)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30).filter(lambda s: "\x00" not in s),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10).filter(lambda s: "\x00" not in s), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tag=st.tuples(keys, tag_values), metric=st.tuples(keys, json_values))
+def test_tags_and_metrics_round_trip(registry, tag, metric):
+    name, version = "m", "1"
+    try:
+        registry.get_model(name, version)
+    except KeyError:
+        registry.log_model(SumModel(), name, version, sample_input_data=np.ones((2, 2)))
+    ref = model_registry.ModelReference(registry, name, version)
+    ref.set_tag(*tag)
+    registry.set_metric(name, version, *metric)
+    assert ref.get_tag_value(tag[0]) == tag[1] == registry.get_tag_value(name, version, tag[0])
+    assert same(ref.get_metric_value(metric[0]), metric[1])
+    assert same(registry.get_metrics(name, version)[metric[0]], metric[1])
+    tags_json, metrics_json = registry.list_models().select("TAGS, METRICS").fetchall()[0]
+    assert json.loads(tags_json)[tag[0]] == tag[1]
+    assert same(json.loads(metrics_json)[metric[0]], metric[1])
