@@ -11,7 +11,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from mlreg.errors import InvalidInput
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlreg.model_signature import ModelSignature
     from mlreg.package.writer import PackageWriter
 
@@ -36,6 +40,17 @@ def module_root(obj: Any) -> str:
     return type(obj).__module__.split(".", 1)[0]
 
 
+def has_class(obj: Any, *qualified: str) -> bool:
+    """True when a class of that fully qualified name is in the object's MRO."""
+    names = class_modules(obj)
+    return any(q in names for q in qualified)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 class ModelHandler(ABC):
     """One model type. Subclasses set ``type_name`` (the registry's TYPE column)."""
 
@@ -49,6 +64,12 @@ class ModelHandler(ABC):
     @abstractmethod
     def can_handle(cls, model: Any) -> bool:
         """True when ``model`` is of this type. Must not import a framework."""
+
+    def model_packages(self, model: Any) -> list[str]:
+        """Distributions whose versions matter for this model (recorded in
+        CREATION_ENVIRONMENT_SPEC, compared on load): the handler's ``packages`` plus any
+        the particular model needs (an MLflow model's requirements, a Pipeline's XGBoost step)."""
+        return list(self.packages)
 
     def target_methods(self, model: Any) -> list[str]:
         return [m for m in KNOWN_METHODS if m != "__call__" and callable(getattr(model, m, None))]
@@ -70,15 +91,54 @@ class ModelHandler(ABC):
         """Signatures the model carries itself (MLflow); None when it has none."""
         return None
 
+    def prepare_sample(self, model: Any, sample: Any) -> Any:
+        """Sample input (already cut to a few rows) in the form the model's methods take:
+        e.g. only the columns an estimator was fitted on, or tensors for a network."""
+        return sample
+
+    def to_native(self, model: Any, method: str, frame: "pd.DataFrame", signature: "ModelSignature") -> Any:
+        """A validated input frame in the form the model's method takes."""
+        return frame
+
+    def to_table(self, model: Any, method: str, output: Any, signature: "ModelSignature | None") -> "pd.DataFrame":
+        """A method's output as a frame whose columns are the signature's outputs."""
+        from mlreg.handlers import tables
+
+        names = [f.name for f in signature.outputs] if signature is not None else None
+        return tables.output_frame(output, names)
+
+    def predict_table(self, model: Any, method: str, data: Any, signature: "ModelSignature") -> "pd.DataFrame":
+        """Validate ``data`` against the signature, call the method, return a frame with
+        one named column per output feature, one row per input row."""
+        from mlreg import model_signature
+
+        frame = model_signature.validate_input(data, signature)
+        output = self.call(model, method, self.to_native(model, method, frame, signature))
+        table = self.to_table(model, method, output, signature)
+        if len(table) == len(frame):
+            table = table.set_axis(frame.index, axis=0)  # a new frame: the model's output may be the user's
+        return table
+
     def infer_signatures(
         self, model: Any, methods: Sequence[str], sample_input: Any
     ) -> dict[str, "ModelSignature"]:
         """Run each method on at most 10 sample rows and infer input/output specs."""
         from mlreg import model_signature
 
-        sample = model_signature.head(sample_input, 10)
+        sample = self.prepare_sample(model, model_signature.head(sample_input, 10))
+        inputs = model_signature.features_of(sample, "input_feature")
         out = {}
         for method in methods:
-            result = self.call(model, method, sample)
-            out[method] = model_signature.infer_signature(sample, result)
+            try:
+                result = self.call(model, method, sample)
+            except InvalidInput:
+                raise
+            except Exception as e:
+                raise InvalidInput(
+                    f"calling {method} of the {type(model).__name__} on the sample input failed: "
+                    f"{type(e).__name__}: {one_line(e)}"
+                ) from e
+            table = self.to_table(model, method, result, None)
+            outputs = model_signature.features_of(table, "output_feature")
+            out[method] = model_signature.ModelSignature(inputs=inputs, outputs=outputs)
         return out

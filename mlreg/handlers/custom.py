@@ -44,3 +44,10 @@ class CustomHandler(ModelHandler):
 
     def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
         return load_pickle(package_dir)
+
+    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
+        """The input in the form of the sample it was logged with: an array for a numpy
+        sample (unnamed features), a frame for named columns."""
+        from mlreg.handlers import tables
+
+        return tables.natural_input(frame, signature.inputs)

@@ -140,7 +140,7 @@ def build_package(
     sigs = resolve_signatures(handler, model, methods, sample_input_data, signatures)
     methods = [m for m in methods if m in sigs] or methods
 
-    packages = list(handler.packages)
+    packages = list(handler.model_packages(model))
     for spec in pip_requirements + conda_dependencies:
         name = context.requirement_name(spec)
         if name:

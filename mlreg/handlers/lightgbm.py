@@ -1,0 +1,76 @@
+"""LightGBM: ``lightgbm.Booster`` (saved as LightGBM's own text model, readable by any
+LightGBM and by its CLI) and the scikit-learn API (LGBMClassifier, LGBMRegressor, ...),
+saved with cloudpickle because a text model cannot restore the estimator's label
+encoding and parameters; its booster's text model is written alongside for portability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlreg.errors import InvalidInput
+from mlreg.handlers import tabular
+from mlreg.handlers.base import ModelHandler, has_class
+from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+
+TEXT_FILE = "model/model.txt"
+SKLEARN_BASE = "lightgbm.sklearn.LGBMModel"
+BOOSTER = "lightgbm.basic.Booster"
+
+
+def is_booster(model: Any) -> bool:
+    return has_class(model, BOOSTER)
+
+
+class LightGBMHandler(ModelHandler):
+    type_name = "lightgbm"
+    packages = ("lightgbm",)
+
+    @classmethod
+    def can_handle(cls, model: Any) -> bool:
+        return not isinstance(model, type) and has_class(model, SKLEARN_BASE, BOOSTER)
+
+    def target_methods(self, model: Any) -> list[str]:
+        if is_booster(model):
+            return ["predict"]
+        return super().target_methods(model)
+
+    def save(self, model: Any, writer: Any) -> dict[str, Any]:
+        if is_booster(model):
+            model.save_model(str(writer.path(TEXT_FILE)))
+            writer.add_file(TEXT_FILE)
+            return {"format": "lightgbm-txt", "files": [TEXT_FILE]}
+        dump_pickle(model, writer)
+        files = [PICKLE_FILE]
+        booster = getattr(model, "_Booster", None)
+        if booster is not None:
+            booster.save_model(str(writer.path(TEXT_FILE)))
+            writer.add_file(TEXT_FILE)
+            files.append(TEXT_FILE)
+        return {"format": "cloudpickle", "files": files}
+
+    def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
+        fmt = info.get("format")
+        if fmt == "cloudpickle":
+            return load_pickle(package_dir)
+        if fmt != "lightgbm-txt":
+            raise InvalidInput(f"unknown lightgbm package format {fmt!r}")
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(package_dir / TEXT_FILE))
+
+    def _names(self, model: Any) -> list[str] | None:
+        if is_booster(model):
+            return tabular.named(model.feature_name())
+        return tabular.named(tabular.fitted_names(model))
+
+    def _count(self, model: Any) -> int | None:
+        if is_booster(model):
+            return model.num_feature()
+        return tabular.fitted_count(model)
+
+    def prepare_sample(self, model: Any, sample: Any) -> Any:
+        return tabular.select_sample(sample, self._names(model), self._count(model), type(model).__name__)
+
+    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
+        return tabular.to_model_input(frame, self._names(model))
