@@ -18,6 +18,10 @@ def open_stage(url: str, database: str, options: Mapping[str, Any] | None = None
         from mlreg.stage.local import LocalStage
 
         return LocalStage(f"{url.removeprefix('file://').rstrip('/')}/{database}")
-    from mlreg.stage.remote import open_remote_stage  # issue 7: fsspec stages
+    if not url.split("://", 1)[1].strip("/"):
+        from mlreg.errors import InvalidInput
+
+        raise InvalidInput(f"stage URL {url!r} names no location: use {scheme}://bucket/prefix")
+    from mlreg.stage.remote import open_remote_stage
 
     return open_remote_stage(url.rstrip("/") + "/" + database, options or {})

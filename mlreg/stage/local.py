@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Iterable
 
+from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
+from mlreg.package.verify import is_bytecode_cache
 from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry, sha256_file
 
 
@@ -25,14 +28,38 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _no_world_write(fd_or_path: int | str | Path, mode: int) -> None:
+    # files are created with the user's umask; a umask of 000 must still not leave a
+    # package (or the stage) writable by every local user
+    if mode & stat.S_IWOTH:
+        os.chmod(fd_or_path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
+
+
+def _mkdirs(path: Path) -> None:
+    """``mkdir -p`` that takes world-write off the directories it creates (only those)."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        _no_world_write(d, d.stat().st_mode)
+
+
 def _fsync_tree(root: Path) -> None:
     for dirpath, _dirs, filenames in os.walk(root):
         for name in filenames:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
             try:
+                _no_world_write(fd, os.fstat(fd).st_mode)
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        _no_world_write(dirpath, os.stat(dirpath).st_mode)
         _fsync_dir(Path(dirpath))
 
 
@@ -52,11 +79,12 @@ class LocalStage(Stage):
 
     def begin(self, package_id: str) -> Path:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            _mkdirs(self.root)
         except OSError as exc:
             raise InvalidInput(f"cannot create stage directory {self.root}: {exc.strerror}") from None
         tmp = self.root / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
+        _no_world_write(tmp, tmp.stat().st_mode)
         return tmp
 
     def publish(self, package_id: str, local_dir: Path, files: dict[str, str]) -> None:
@@ -64,6 +92,7 @@ class LocalStage(Stage):
         # the rename the single moment the package appears, complete.
         _fsync_tree(local_dir)
         final = self._path(package_id)
+        _faults.checkpoint("log:publish")
         os.rename(local_dir, final)
         _fsync_dir(self.root)
 
@@ -84,10 +113,15 @@ class LocalStage(Stage):
         out: dict[str, str] = {}
         if not root.is_dir():
             return out
-        for dirpath, _dirs, filenames in os.walk(root):
-            for name in filenames:
+        for dirpath, dirs, filenames in os.walk(root):
+            # a symbolic link in a package is never what was logged (the writer refuses
+            # them): report it as a file of its own that matches no recorded checksum
+            for name in filenames + [d for d in dirs if (Path(dirpath) / d).is_symlink()]:
                 full = Path(dirpath) / name
-                out[full.relative_to(root).as_posix()] = sha256_file(full)
+                if is_bytecode_cache(full):
+                    continue  # written by Python when a loaded model imported its code paths
+                rel = full.relative_to(root).as_posix()
+                out[rel] = f"symlink:{os.readlink(full)}" if full.is_symlink() else sha256_file(full)
         return out
 
     def delete(self, package_id: str) -> None:

@@ -1,0 +1,390 @@
+"""Remote stages through fsspec: ``s3://``, ``gs://``, ``az://``/``abfs://``, ``sftp://``, ``file://``.
+
+Publishing on an object store. Object stores have no rename, and a server-side copy
+of a large package would double its upload time, so a package is uploaded straight
+to its final keys and becomes *published* only when its commit marker is written::
+
+    <stage>/<id>/MANIFEST.json, model/..., ...   data files, streamed and hashed on the fly
+    <stage>/<id>/.mlreg-commit.json              written last: {"files": {path: {sha256, size}}}
+
+``exists(id)`` is true only when the marker exists, so an upload that stopped half way
+never looks published. ``entries()`` reports a ``<id>/`` prefix without a marker as
+*temporary*, which is what ``gc`` removes; ``delete`` removes the marker first, so a
+half-deleted package is never taken for a whole one, and ``delete_entry`` re-checks a
+temporary entry so that ``gc`` spares an upload that completed after it listed the stage.
+A retried publish of the same ID first clears that ID's leftovers.
+
+Downloads go to the sha256-keyed cache of ``mlreg.stage.cache``; ``local_dir`` returns
+a directory of verified cached files. Credentials come from where the filesystem library
+looks for them (environment, AWS profile, instance metadata, ...) or from ``stage_options``;
+they are never recorded in the registry or shown in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MissingDependency, MlregError
+from mlreg.stage import progress, transfer
+from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry
+from mlreg.stage.cache import Cache
+
+COMMIT = ".mlreg-commit.json"
+
+# scheme -> (module that implements it, mlreg extra that installs it)
+_BACKENDS = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+    "adl": ("adlfs", "azure"),
+    "sftp": ("paramiko", "sftp"),
+    "ssh": ("paramiko", "sftp"),
+    "file": (None, None),
+    "local": (None, None),
+    "memory": (None, None),
+}
+_BUCKETED = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
+_DIRECTORIES = {"file", "local", "sftp", "ssh"}  # filesystems that need parent directories
+_SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string")
+_NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                   "DefaultCredentialsError", "RefreshError", "ClientAuthenticationError",
+                   "PasswordRequiredException", "AuthenticationException"}
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                "ClientConnectorError", "ServerDisconnectedError", "ClientPayloadError", "ClientOSError",
+                "ServiceRequestError", "IncompleteRead", "ResponseStreamingError", "gaierror", "timeout",
+                "TimeoutError", "FSTimeoutError", "NoValidConnectionsError"}
+
+
+def _display_url(url: str) -> str:
+    """The URL without a password (``sftp://user:pw@host`` -> ``sftp://user@host``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _secrets(options: Mapping[str, Any], url: str) -> list[str]:
+    found = []
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, secret or any(h in str(k).lower() for h in _SECRET_HINTS))
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, secret)
+        elif secret and isinstance(value, str) and len(value) >= 3:
+            found.append(value)
+
+    walk(options, False)
+    if urlsplit(url).password:
+        found.append(urlsplit(url).password or "")
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _import_backend(scheme: str, label: str) -> Any:
+    module, extra = _BACKENDS.get(scheme, (None, None))
+    for name in ("fsspec", module):
+        if name is None:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            if extra is None:
+                raise MlregError(f"{label} needs the fsspec package: pip install fsspec") from None
+            raise MissingDependency(label, extra) from None
+    import fsspec
+
+    return fsspec
+
+
+def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
+    """The stage at an fsspec URL; ``options`` (``stage_options``) go to the filesystem."""
+    shown = _display_url(url)
+    if "://" not in url:
+        raise InvalidInput(f"stage URL {shown!r} is not of the form scheme://location")
+    scheme = url.split("://", 1)[0].lower()
+    fsspec = _import_backend(scheme, f"stage {shown}")
+    if scheme not in _BACKENDS and scheme not in fsspec.available_protocols():
+        raise InvalidInput(f"unsupported stage URL scheme {scheme}:// (use s3, gs, az, abfs, sftp or file)")
+    secrets = _secrets(options, url)
+    options = dict(options)
+    if scheme in _BUCKETED:  # another process may change the stage at any time
+        options.setdefault("use_listings_cache", False)
+    try:
+        fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)
+    except ImportError as exc:
+        extra = _BACKENDS.get(scheme, (None, None))[1]
+        if extra:
+            raise MissingDependency(f"stage {shown}", extra) from None
+        raise MlregError(f"stage {shown} needs a package that is not installed: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for s in secrets:
+            message = message.replace(s, "***")
+        raise InvalidInput(f"bad stage_options or URL for stage {shown}: {message}") from None
+    root = str(path).rstrip("/")
+    if scheme in _BUCKETED and not root.split("/", 1)[0]:
+        raise InvalidInput(f"stage URL {shown} names no bucket")
+    return RemoteStage(fs, root, shown, scheme, secrets)
+
+
+class RemoteStage(Stage):
+    def __init__(self, fs: Any, root: str, url: str, scheme: str, secrets: Iterable[str] = ()):
+        self.fs = fs
+        self.root = root
+        self.url = url
+        self.scheme = scheme
+        self._secrets = list(secrets)
+        self._cache: Cache | None = None
+
+    def __repr__(self) -> str:
+        return f"RemoteStage({self.url!r})"
+
+    # -- names -----------------------------------------------------------------------------
+    @property
+    def cache(self) -> Cache:
+        if self._cache is None:
+            self._cache = Cache()
+        return self._cache
+
+    def _check_id(self, package_id: str) -> str:
+        if not package_id or "/" in package_id or "\\" in package_id or (
+            package_id.startswith(".") and not package_id.startswith(TMP_PREFIX)
+        ):
+            raise InvalidInput(f"invalid package id {package_id!r}")
+        return package_id
+
+    def _key(self, package_id: str, rel: str = "") -> str:
+        base = f"{self.root}/{self._check_id(package_id)}"
+        return f"{base}/{rel}" if rel else base
+
+    @staticmethod
+    def _check_rel(rel: str) -> str:
+        p = PurePosixPath(rel)
+        if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel or rel == COMMIT:
+            raise IntegrityError(f"invalid file name {rel!r} in a model package")
+        return p.as_posix()
+
+    def uri(self, package_id: str) -> str:
+        return f"{self.url}/{self._check_id(package_id)}"
+
+    # -- errors -----------------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except MlregError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, action) from exc
+
+    def _translate(self, exc: BaseException, action: str) -> MlregError:
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        text = self._redact(str(exc)) or type(exc).__name__
+        where = f"stage {self.url}"
+        if names & _NO_CREDENTIALS:
+            return MlregError(
+                f"no usable credentials for {where} while {action}: set them in the environment "
+                "(e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) or in stage_options"
+            )
+        if isinstance(exc, PermissionError) or "AccessDenied" in text:
+            return MlregError(f"access denied to {where} while {action}: {text}")
+        if isinstance(exc, FileNotFoundError) and ("bucket" in text.lower() or "container" in text.lower()):
+            bucket = self.root.split("/", 1)[0]
+            return MlregError(f"bucket {bucket!r} of {where} does not exist")
+        if names & _UNREACHABLE or isinstance(exc, (ConnectionError, TimeoutError)):
+            return MlregError(f"cannot reach the storage service of {where} while {action}: {text}")
+        return MlregError(f"{action} failed on {where}: {type(exc).__name__}: {text}")
+
+    # -- listing --------------------------------------------------------------------------------
+    def _find(self, path: str) -> dict[str, int]:
+        """Every file under ``path`` -> size (missing path -> empty)."""
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(path, detail=True)
+        except FileNotFoundError as exc:
+            if self.scheme in _BUCKETED and ("bucket" in str(exc).lower() or "container" in str(exc).lower()):
+                raise
+            return {}
+        prefix = path.rstrip("/") + "/"
+        return {
+            name: int(info.get("size") or 0)
+            for name, info in found.items()
+            if name.startswith(prefix) and info.get("type", "file") != "directory"
+        }
+
+    def _marker(self, package_id: str) -> dict[str, Any] | None:
+        try:
+            raw = transfer.read_small(self.fs, self._key(package_id, COMMIT))
+        except FileNotFoundError:
+            return None
+        try:
+            marker = json.loads(raw)
+            files = {self._check_rel(rel): (str(v["sha256"]), int(v["size"])) for rel, v in marker["files"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise IntegrityError(f"the commit marker of model package {self.uri(package_id)} is corrupt") from None
+        return {"files": files}
+
+    def exists(self, package_id: str) -> bool:
+        # one GET of the small marker: ``fs.exists`` costs s3fs a HEAD and a LIST
+        with self._errors("checking a package"):
+            try:
+                transfer.read_small(self.fs, self._key(package_id, COMMIT))
+            except FileNotFoundError:
+                return False
+            return True
+
+    def entries(self) -> Iterable[StageEntry]:
+        with self._errors("listing the stage"):
+            found = self._find(self.root)
+        groups: dict[str, dict[str, int]] = {}
+        for name, size in found.items():
+            top, _, rest = name[len(self.root) + 1 :].partition("/")
+            groups.setdefault(top, {})[rest] = size
+        out = []
+        for top, files in sorted(groups.items()):
+            published = "" not in files and COMMIT in files
+            temporary = top.startswith(TMP_PREFIX) or ("" not in files and not published)
+            out.append(StageEntry(name=top, uri=f"{self.url}/{top}", temporary=temporary, size=sum(files.values())))
+        return out
+
+    # -- writing ----------------------------------------------------------------------------------
+    def begin(self, package_id: str) -> Path:
+        self._check_id(package_id)
+        local = self.cache.tmp_dir() / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
+        local.mkdir()
+        return local
+
+    def publish(self, package_id: str, local_dir: Path, files: dict[str, str]) -> None:
+        local_dir = Path(local_dir)
+        paths = sorted(p for p in local_dir.rglob("*") if p.is_file())
+        rels = {p.relative_to(local_dir).as_posix(): p for p in paths}
+        for rel in rels:
+            self._check_rel(rel)
+        absent = sorted(set(files) - set(rels))
+        if absent:
+            raise IntegrityError(f"package {package_id} lost files before upload: {', '.join(absent[:5])}")
+        uploaded: dict[str, tuple[str, int]] = {}
+        with self._errors("uploading a package"):
+            if self.exists(package_id):
+                raise AlreadyExists(f"model package {self.uri(package_id)} is already on the stage")
+            self._remove(package_id)  # leftovers of an earlier attempt with this ID
+            total = sum(p.stat().st_size for p in paths)
+            with progress.transfer(f"uploading {package_id}", total) as advance:
+                for rel, path in rels.items():
+                    uploaded[rel] = self._upload(path, self._key(package_id, rel), advance)
+                    if rel in files and uploaded[rel][0] != files[rel]:
+                        raise IntegrityError(f"file {rel} of package {package_id} changed while it was being uploaded")
+            marker = {"format": 1, "files": {r: {"sha256": h, "size": n} for r, (h, n) in uploaded.items()}}
+            if self.scheme in _DIRECTORIES:
+                self.fs.makedirs(self._key(package_id), exist_ok=True)
+            self.fs.pipe_file(self._key(package_id, COMMIT), json.dumps(marker, sort_keys=True).encode())
+        for rel, (sha, _size) in uploaded.items():
+            self.cache.adopt(sha, rels[rel])
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+    def _upload(self, src: Path, key: str, advance: Callable[[int], None]) -> tuple[str, int]:
+        if self.scheme in _DIRECTORIES:
+            self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        return transfer.upload(self.fs, src, key, advance)
+
+    def abort(self, package_id: str, local_dir: Path) -> None:
+        shutil.rmtree(local_dir, ignore_errors=True)
+        try:  # best effort: the server may be the reason we are aborting
+            if not self.exists(package_id):
+                self._remove(package_id)
+        except Exception:
+            pass
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _chunks(self, key: str, advance: Callable[[int], None]) -> Iterator[bytes]:
+        for chunk in transfer.chunks(self.fs, key):
+            advance(len(chunk))
+            yield chunk
+
+    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+        uri = self.uri(package_id)
+        with self._errors("downloading a package"):
+            marker = self._marker(package_id)
+            if marker is None:
+                raise IntegrityError(f"model package {uri} is missing from the stage")
+            wanted = {self._check_rel(r): s for r, s in files.items()} or {r: s for r, (s, _n) in marker["files"].items()}
+            blobs: dict[str, Path] = {}
+            todo = []
+            for rel, sha in sorted(wanted.items()):
+                cached = self.cache.lookup(sha)
+                if cached is None:
+                    todo.append((rel, sha))
+                else:
+                    blobs[rel] = cached
+            total = sum(marker["files"].get(rel, ("", 0))[1] for rel, _ in todo)
+            with progress.transfer(f"downloading {package_id}", total) as advance:
+                for rel, sha in todo:
+                    what = f"file {rel} of model package {uri}"
+                    try:
+                        blobs[rel] = self.cache.store(sha, self._chunks(self._key(package_id, rel), advance), what)
+                    except FileNotFoundError:
+                        raise IntegrityError(f"{what} is missing from the stage") from None
+        view = self.cache.view(package_id, blobs)
+        self.cache.evict(keep=blobs.values())
+        return view
+
+    def hashes(self, package_id: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        base = self._key(package_id) + "/"
+        with self._errors("reading a package"):
+            found = {k: n for k, n in self._find(self._key(package_id)).items() if k != base + COMMIT}
+            with progress.transfer(f"hashing {package_id}", sum(found.values())) as advance:
+                for key in sorted(found):
+                    h = hashlib.sha256()
+                    for chunk in self._chunks(key, advance):
+                        h.update(chunk)
+                    out[key[len(base):]] = h.hexdigest()
+        return out
+
+    # -- deleting ------------------------------------------------------------------------------------
+    def _remove(self, package_id: str) -> None:
+        base = self._key(package_id)
+        keys = sorted(self._find(base))
+        marker = f"{base}/{COMMIT}"
+        if marker in keys:  # unpublish first
+            self.fs.rm_file(marker)
+            keys.remove(marker)
+        if keys:
+            self.fs.rm(keys)
+        if self.scheme in _DIRECTORIES:
+            try:
+                self.fs.rm(base, recursive=True)
+            except FileNotFoundError:
+                pass
+
+    def delete(self, package_id: str) -> None:
+        with self._errors("deleting a package"):
+            self._remove(package_id)
+
+    def delete_entry(self, entry: StageEntry) -> None:
+        if entry.temporary and not entry.name.startswith(TMP_PREFIX) and self.exists(entry.name):
+            return  # the upload completed after the stage was listed: it is not a leftover
+        self.delete(entry.name)

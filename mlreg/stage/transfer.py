@@ -1,0 +1,215 @@
+"""Streaming transfers between local files and an fsspec filesystem, hashed on the fly.
+
+Memory stays flat whatever the file size: an upload holds at most ``SINGLE_PUT`` bytes or
+``MAX_IN_FLIGHT`` parts of ``PART`` bytes (fewer if s3fs's ``max_concurrency`` stage option
+is lower); a download holds one ``CHUNK``.
+
+S3 gets its own paths through s3fs's request function, because s3fs's file objects
+buffer each part twice and issue one ranged GET per read:
+  - upload: a multipart upload whose parts are read and hashed while earlier parts are
+    still on the wire (files up to ``SINGLE_PUT`` go in one PUT, held in memory);
+  - download: one streaming GET, resumed with a Range header after a broken connection.
+Other filesystems use their fsspec file objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from mlreg.stage.base import CHUNK
+
+PART = 8 * 1024 * 1024
+SINGLE_PUT = 96 * 1024 * 1024  # up to this size one PUT beats a multipart upload (as s3fs: < 2 x 50 MiB)
+MAX_IN_FLIGHT = 4  # at most s3fs's ``max_concurrency`` (a stage option); 1 suits a server on loopback
+MAX_PARTS = 9_000  # S3 allows 10,000; keep a margin
+DOWNLOAD_RETRIES = 3
+
+Advance = Callable[[int], None]
+
+
+def is_s3(fs: Any) -> bool:
+    return hasattr(fs, "_call_s3") and hasattr(fs, "split_path") and hasattr(fs, "loop")
+
+
+def upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
+    """Copy a local file to ``key``; returns (sha256, size) of what was sent."""
+    if is_s3(fs):
+        return _s3_upload(fs, src, key, advance)
+    return _file_upload(fs, src, key, advance)
+
+
+def chunks(fs: Any, key: str) -> Iterator[bytes]:
+    """The bytes of ``key``, in order, a chunk at a time."""
+    if is_s3(fs):
+        return _s3_stream(fs, key)
+    return _file_stream(fs, key)
+
+
+def read_small(fs: Any, key: str) -> bytes:
+    """A small object in one request (s3fs's ``cat_file`` asks for its size first)."""
+    if is_s3(fs):
+        return b"".join(_s3_stream(fs, key))
+    return fs.cat_file(key)
+
+
+# -- S3 ------------------------------------------------------------------------------------------
+def _s3_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
+    from fsspec.asyn import sync
+
+    bucket, name, _version = fs.split_path(key)
+    size = os.path.getsize(src)
+    part_size = max(PART, math.ceil(size / MAX_PARTS))
+    h = hashlib.sha256()
+    with open(src, "rb") as f:
+        if size <= max(part_size, SINGLE_PUT):
+            data = f.read()
+            h.update(data)
+            sync(fs.loop, fs._call_s3, "put_object", Bucket=bucket, Key=name, Body=data)
+            advance(len(data))
+            return h.hexdigest(), len(data)
+        upload_id = sync(fs.loop, fs._call_s3, "create_multipart_upload", Bucket=bucket, Key=name)["UploadId"]
+        common = {"Bucket": bucket, "Key": name, "UploadId": upload_id}
+        pending: deque[tuple[int, int, Any]] = deque()
+        parts: list[dict[str, Any]] = []
+        sent = 0
+        in_flight = max(1, min(MAX_IN_FLIGHT, int(getattr(fs, "max_concurrency", MAX_IN_FLIGHT))))
+
+        def finish() -> None:
+            number, length, future = pending.popleft()
+            parts.append({"PartNumber": number, "ETag": future.result()["ETag"]})
+            advance(length)
+
+        try:
+            number = 0
+            while data := f.read(part_size):
+                h.update(data)
+                number += 1
+                sent += len(data)
+                call = fs._call_s3("upload_part", PartNumber=number, Body=data, **common)
+                pending.append((number, len(data), asyncio.run_coroutine_threadsafe(call, fs.loop)))
+                del data  # only the in-flight parts hold memory
+                while len(pending) >= in_flight:
+                    finish()
+            while pending:
+                finish()
+            _complete(fs, common, parts, sent)
+        except BaseException:
+            for _n, _l, future in pending:
+                future.cancel()
+            try:
+                sync(fs.loop, fs._call_s3, "abort_multipart_upload", **common)
+            except Exception:
+                pass  # the server may be why we are here; the prefix stays unpublished anyway
+            raise
+    return h.hexdigest(), sent
+
+
+def _complete(fs: Any, common: dict[str, Any], parts: list[dict[str, Any]], size: int) -> None:
+    from fsspec.asyn import sync
+
+    try:
+        sync(fs.loop, fs._call_s3, "complete_multipart_upload", MultipartUpload={"Parts": parts}, **common)
+    except Exception:
+        # assembling a large object can outlast the read timeout; the retried request then
+        # fails although the first one completed: believe the object if it is all there
+        try:
+            head = sync(fs.loop, fs._call_s3, "head_object", Bucket=common["Bucket"], Key=common["Key"])
+        except Exception:
+            head = {}
+        if head.get("ContentLength") != size:
+            raise
+
+
+def _s3_stream(fs: Any, key: str) -> Iterator[bytes]:
+    from fsspec.asyn import sync
+
+    bucket, name, _version = fs.split_path(key)
+
+    async def open_at(offset: int) -> Any:
+        extra = {"Range": f"bytes={offset}-"} if offset else {}
+        return (await fs._call_s3("get_object", Bucket=bucket, Key=name, **extra))["Body"]
+
+    async def read(body: Any) -> bytes:
+        parts, got = [], 0
+        while got < CHUNK:
+            data = await body.read(CHUNK - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    async def close(body: Any) -> None:
+        body.close()
+
+    offset, failures = 0, 0
+    body = sync(fs.loop, open_at, 0)
+    try:
+        while True:
+            try:
+                chunk = sync(fs.loop, read, body)
+            except Exception:
+                failures += 1
+                if failures > DOWNLOAD_RETRIES:
+                    raise
+                try:
+                    sync(fs.loop, close, body)
+                except Exception:
+                    pass
+                body = sync(fs.loop, open_at, offset)
+                continue
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
+    finally:
+        try:
+            sync(fs.loop, close, body)
+        except Exception:
+            pass
+
+
+# -- any fsspec filesystem -------------------------------------------------------------------------
+def _file_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    out = fs.open(key, "wb", block_size=PART)
+    try:
+        with open(src, "rb") as fin:
+            while chunk := fin.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                advance(len(chunk))
+    except BaseException:
+        _drop(out)
+        raise
+    out.close()
+    return h.hexdigest(), size
+
+
+def _drop(out: Any) -> None:
+    """Abandon a half-written remote file without committing it."""
+    try:
+        out.discard()
+    except Exception:
+        pass
+    try:
+        out.closed = True  # fsspec buffered files would otherwise flush when collected
+    except AttributeError:
+        try:
+            out.close()
+        except Exception:
+            pass
+
+
+def _file_stream(fs: Any, key: str) -> Iterator[bytes]:
+    with fs.open(key, "rb", block_size=PART, cache_type="none") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
