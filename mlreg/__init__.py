@@ -22,9 +22,8 @@ from mlreg.errors import (
     NotFound,
     RegistryBusy,
 )
-from mlreg.session import Session, connect, login_options
-
 _LAZY = {"model_registry", "deploy_platforms", "model_signature"}
+_SESSION = {"Session", "connect", "login_options"}
 
 __all__ = [
     "AlreadyExists",
@@ -46,4 +45,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return importlib.import_module(f"mlreg.{name}")
+    if name in _SESSION:  # config reading (tomllib, getpass) is not needed for --help
+        return getattr(importlib.import_module("mlreg.session"), name)
     raise AttributeError(f"module 'mlreg' has no attribute {name!r}")

@@ -17,10 +17,14 @@ from typing import Any, Mapping
 
 from mlreg.errors import InvalidInput, NotFound
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def _toml():  # imported when a file is read, not at startup
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
 
 DEFAULT_DATABASE = "MODEL_REGISTRY"
 SETTING_KEYS = ("home", "stage", "database", "role")
@@ -69,6 +73,7 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    tomllib = _toml()
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -56,13 +56,16 @@ def loads(text: str | None) -> Any:
     return json.loads(text)
 
 
-def parse_cli_value(text: str) -> Any:
-    """A metric value as typed on a command line: JSON, else the bare word as a string."""
+def parse_cli_value(text: str, what: str = "metric value") -> Any:
+    """A metric value as typed on a command line: JSON, else the bare word as a string.
+    Text that starts like a JSON object, array or string but does not parse is refused
+    (a typo, not a word)."""
     try:
-        value = json.loads(text)
-    except ValueError:
+        return json.loads(text)
+    except ValueError as exc:
+        if text.strip()[:1] in ("{", "[", '"'):
+            raise InvalidInput(f"{what} {text!r} is not valid JSON: {exc}") from None
         return text
-    return value
 
 
 def is_nan(value: Any) -> bool:

@@ -1,0 +1,1 @@
+complete --command mlreg --no-files --arguments "(env _MLREG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) mlreg)" --condition "env _MLREG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) mlreg"

@@ -1,0 +1,79 @@
+"""Metrics: ``mlreg metric list|get|set|remove NAME VERSION [METRIC [VALUE | --file F]]``."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlreg.cli import complete
+from mlreg.cli.context import funnel, get_state
+from mlreg.cli.output import Format
+from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, parse_metric_value
+from mlreg.errors import UsageError
+
+MetricArg = Annotated[str, typer.Argument(metavar="METRIC", show_default=False, help="Metric name.",
+                                          autocompletion=complete.when_completing(complete.metric_names))]
+
+metric_app = typer.Typer(
+    help="List, get, set and remove the metrics of a model version (JSON values).",
+    no_args_is_help=True,
+)
+
+
+@metric_app.command("list")
+@funnel
+def list_metrics(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table) -> None:
+    """List the metrics of a model version (values as JSON; with --format json, one object)."""
+    state = get_state(ctx)
+    state.out.mapping(state.registry().get_metrics(name, version), fmt, key="METRIC")
+
+
+@metric_app.command("get")
+@funnel
+def get_metric(
+    ctx: typer.Context, name: NameArg, version: VersionArg, metric: MetricArg, fmt: FormatOpt = Format.table
+) -> None:
+    """Print the JSON value of one metric (exit 3, listing the metrics there are, when absent)."""
+    state = get_state(ctx)
+    state.out.value(state.registry().get_metric_value(name, version, metric), fmt, raw_string=False)
+
+
+@metric_app.command("set", context_settings=VALUE_MAY_START_WITH_DASH)
+@funnel
+def set_metric(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    metric: MetricArg,
+    value: Annotated[Optional[str], typer.Argument(
+        metavar="VALUE", show_default=False,
+        help="JSON value (0.93, [1, 2], {\"a\": 1}, NaN, -0.5); anything that is not JSON is taken "
+             "as a string. Put -- before a value that looks like an option.")] = None,
+    file: Annotated[Optional[Path], typer.Option(
+        "--file", metavar="FILE", help="Read the value from a .json file or a NumPy .npy array.")] = None,
+) -> None:
+    """Set a metric from VALUE or --file, creating it if necessary."""
+    if (value is None) == (file is None):
+        raise UsageError("give the metric VALUE or --file FILE (one of them)")
+    if file is not None:
+        from mlreg.cli.inputs import read_metric_file
+
+        parsed = read_metric_file(file)
+    else:
+        parsed = parse_metric_value(value)
+    state = get_state(ctx)
+    state.registry().set_metric(name, version, metric, parsed)
+    state.out.message(f"Set metric {metric} of {name}/{version}")
+
+
+@metric_app.command("remove")
+@funnel
+def remove_metric(ctx: typer.Context, name: NameArg, version: VersionArg, metric: MetricArg) -> None:
+    """Remove a metric (exit 3, listing the metrics there are, when it is absent)."""
+    state = get_state(ctx)
+    state.registry().remove_metric(name, version, metric)
+    state.out.message(f"Removed metric {metric} of {name}/{version}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(metric_app, name="metric", rich_help_panel="Metadata")

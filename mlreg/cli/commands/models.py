@@ -1,0 +1,239 @@
+"""Model versions: log, list, show, describe, load, delete."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlreg.cli.context import funnel, get_state
+from mlreg.cli.output import Format
+from mlreg.cli.params import (
+    VALUE_MAY_START_WITH_DASH,
+    FormatOpt,
+    NameArg,
+    VersionArg,
+    parse_metric_pairs,
+    parse_pairs,
+    split_columns,
+)
+from mlreg.errors import InvalidInput, UsageError
+from mlreg.handlers import handler_names
+
+PANEL = "Models"
+
+#: JSON-typed fields of `show`
+SHOW_JSON = {"CREATION_CONTEXT", "CREATION_ENVIRONMENT_SPEC", "TAGS", "METRICS", "INPUT_SPEC", "OUTPUT_SPEC"}
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@funnel
+def log(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="Model file (pickle, cloudpickle, joblib, or a framework's native file), an MLflow "
+             "model directory, or module:attribute (the working directory is on sys.path).")],
+    name: Annotated[str, typer.Option("--name", "-n", metavar="NAME", show_default=False, help="Model name.")],
+    version: Annotated[str, typer.Option("--version", "-V", metavar="VERSION", show_default=False,
+                                         help="Model version.")],
+    description: Annotated[Optional[str], typer.Option("--description", metavar="TEXT",
+                                                       help="Description of the model version.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", metavar="KEY=VALUE",
+                                                     help="Tag; repeat for more.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", metavar="KEY=JSON",
+        help="Metric; the value is JSON, else taken as a string. Repeat for more.")] = None,
+    code_path: Annotated[Optional[list[Path]], typer.Option(
+        "--code-path", metavar="DIR",
+        help="Code directory to package and put on sys.path when loading; repeatable.")] = None,
+    conda_dependency: Annotated[Optional[list[str]], typer.Option(
+        "--conda-dependency", metavar="SPEC",
+        help="Conda dependency, e.g. 'conda-forge::xgboost>=2'; repeatable.")] = None,
+    pip_requirement: Annotated[Optional[list[str]], typer.Option(
+        "--pip-requirement", metavar="SPEC", help="Pip requirement, e.g. 'scikit-learn>=1.3'; repeatable.")] = None,
+    sample_input: Annotated[Optional[Path], typer.Option(
+        "--sample-input", metavar="FILE",
+        help="A few input rows (CSV, TSV, Parquet or JSON records) to infer the signature from.")] = None,
+    signatures: Annotated[Optional[Path], typer.Option(
+        "--signatures", metavar="FILE",
+        help='JSON file: {"predict": {"inputs": [{"name": ..., "type": ...}], "outputs": [...]}}.')] = None,
+    type_name: Annotated[Optional[str], typer.Option(
+        "--type", metavar="HANDLER",
+        help=f"Model type to use instead of detecting it: {', '.join(handler_names())}.")] = None,
+    embed_local_ml_library: Annotated[bool, typer.Option(
+        "--embed-local-ml-library", help="Embed a copy of the installed mlreg in the package.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Log a model: package it, store it on the stage and register it.
+
+    Prints the new model ID (with --format json, an object with ID, NAME and VERSION).
+    A version that exists already is refused with exit 4.
+    """
+    from mlreg.cli import inputs
+
+    state = get_state(ctx)
+    tags = parse_pairs(tag, "--tag")
+    metrics = parse_metric_pairs(metric)
+    if sample_input is not None and signatures is not None:
+        raise UsageError("give --sample-input or --signatures, not both")
+    registry = state.registry()
+    registry.check_new_version(name, version)  # before reading a possibly large model file
+    options: dict = {"embed_local_ml_library": embed_local_ml_library}
+    if type_name:
+        options["model_type"] = type_name
+    model_id = registry.log_model(
+        model=inputs.read_model(model, type_name),
+        model_name=name,
+        model_version=version,
+        code_paths=code_path or None,
+        conda_dependencies=conda_dependency or None,
+        description=description,
+        options=options,
+        pip_requirements=pip_requirement or None,
+        sample_input_data=inputs.read_sample_input(sample_input) if sample_input else None,
+        signatures=inputs.read_signatures(signatures) if signatures else None,
+        tags=tags,
+        metrics=metrics,
+    )
+    if fmt is Format.table:
+        state.out.value(model_id, fmt)
+    else:
+        state.out.record({"ID": model_id, "NAME": name, "VERSION": version}, fmt)
+
+
+@funnel
+def list_(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Option(
+        "--name", "-n", metavar="NAME", help="Only versions of this model.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(
+        "--tag", "-t", metavar="KEY=VALUE", help="Only models with this tag value; repeat to require several.")] = None,
+    where: Annotated[Optional[str], typer.Option(
+        "--where", "-w", metavar="SQL",
+        help="SQL condition on the columns, e.g. \"TAGS->>'stage' = 'prod'\" or "
+             "\"(METRICS->>'acc')::DOUBLE > 0.9\".")] = None,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="C,...",
+        help="Columns to show, comma-separated (names or SQL expressions); json/jsonl show all by default.")] = None,
+    order_by: Annotated[Optional[str], typer.Option(
+        "--order-by", metavar="EXPR", help="SQL ORDER BY expression, e.g. 'CREATION_TIME DESC'.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0, help="At most N rows.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List model versions, oldest first.
+
+    Columns: ID, NAME, VERSION, TYPE, URI, CREATION_TIME, CREATION_ROLE, CREATION_CONTEXT,
+    CREATION_ENVIRONMENT_SPEC, DESCRIPTION, TAGS, METRICS, INPUT_SPEC, OUTPUT_SPEC.
+    An invalid --where, --order-by or --columns expression exits 2.
+    """
+    from mlreg.cli import query
+
+    state = get_state(ctx)
+    wanted = split_columns(columns) if columns else None
+    if wanted is None and fmt not in (Format.json, Format.jsonl):
+        wanted = query.LIST_COLUMNS
+    rel = query.filter_models(state.registry().list_models(), name=name, tags=parse_pairs(tag, "--tag"),
+                              where=where, order_by=order_by, limit=limit, columns=wanted)
+    state.out.table(query.fetch(rel), fmt)
+
+
+@funnel
+def show(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table) -> None:
+    """Show everything about one model version, including its manifest.
+
+    Nothing is unpickled: this is safe on models from registries you do not trust.
+    """
+    from mlreg.cli.output import jsonable
+
+    state = get_state(ctx)
+    record = state.registry().describe_model(name, version)
+    state.out.record({k: jsonable(v, k in SHOW_JSON) for k, v in record.items()}, fmt)
+
+
+@funnel
+def describe(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    text: Annotated[Optional[str], typer.Argument(
+        metavar="TEXT", show_default=False, help="New description; '-' reads it from stdin. Omit to print it.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Print the description of a model version, or set it."""
+    state = get_state(ctx)
+    registry = state.registry()
+    if text is None:
+        description = registry.get_model_description(name, version)
+        if description is not None or fmt is not Format.table:
+            state.out.value(description, fmt)
+        return
+    if text == "-":
+        text = sys.stdin.read().rstrip("\n")
+    registry.set_model_description(name, version, text)
+    state.out.message(f"Set the description of {name}/{version}")
+
+
+@funnel
+def load(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", show_default=False,
+                                         help="Directory to write the package to (new or empty).")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Write the model package, verified against its checksums, to a directory.
+
+    Nothing is unpickled. Prints the directory (with --format json, an object with
+    ID, NAME, VERSION, PATH and FILES).
+    """
+    state = get_state(ctx)
+    row = state.registry().export_package(name, version, output)
+    target = output.resolve()
+    if fmt is Format.table:
+        state.out.value(str(target), fmt)
+    else:
+        state.out.record({"ID": row.id, "NAME": row.name, "VERSION": row.version, "PATH": str(target),
+                          "FILES": sorted(row.files)}, fmt)
+
+
+@funnel
+def delete(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    keep_artifact: Annotated[bool, typer.Option(
+        "--keep-artifact", help="Keep the package on the stage (gc removes it later).")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask; required when stdin is not a terminal.")] = False,
+) -> None:
+    """Delete a model version: its entry, its deployments and (unless --keep-artifact)
+    its package. Its history stays."""
+    state = get_state(ctx)
+    registry = state.registry()
+    if not yes:
+        if not _stdin_is_terminal():
+            raise UsageError(f"refusing to delete {name}/{version} without --yes when stdin is not a terminal")
+        registry.get_model(name, version)  # not found → exit 3 before asking
+        if not typer.confirm(f"Delete model {name}/{version}?", default=False, err=True):
+            state.out.message("Nothing deleted")
+            raise typer.Exit(1)
+    registry.delete_model(name, version, delete_artifact=not keep_artifact)
+    kept = " (package kept on the stage)" if keep_artifact else ""
+    state.out.message(f"Deleted model {name}/{version}{kept}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("log", rich_help_panel=PANEL)(log)
+    app.command("list", rich_help_panel=PANEL)(list_)
+    app.command("show", rich_help_panel=PANEL)(show)
+    app.command("describe", rich_help_panel=PANEL, context_settings=VALUE_MAY_START_WITH_DASH)(describe)
+    app.command("load", rich_help_panel=PANEL)(load)
+    app.command("delete", rich_help_panel=PANEL)(delete)

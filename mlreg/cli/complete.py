@@ -1,0 +1,68 @@
+"""Shell completion of model names, versions, tags and metrics from the registry.
+
+Called by the completion scripts in completions/ (through Typer) while the user
+presses TAB: the global options typed so far choose the registry. A completion
+never fails loudly; any problem just means no suggestions.
+"""
+
+import os
+from typing import Any, Callable, Optional
+
+import typer
+
+#: Typer analyses each completion callback's signature when it builds the command tree,
+#: on every run; attach them only when a shell asks for completions (startup is a feature)
+ACTIVE = "_MLREG_COMPLETE" in os.environ
+
+
+def when_completing(callback: Callable[..., Any]) -> Optional[Callable[..., Any]]:
+    return callback if ACTIVE else None
+
+
+def _state(ctx: typer.Context) -> Any:
+    from mlreg.cli.context import State
+
+    g = ctx.find_root().params
+    return State(connection=g.get("connection"), home=g.get("home"), stage=g.get("stage"),
+                 database=g.get("database"), role=g.get("role"), quiet=True)
+
+
+def _quietly(fetch: Callable[[typer.Context], list[str]]) -> Callable[[typer.Context, str], list[str]]:
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        try:
+            values = fetch(ctx)
+        except Exception:  # no registry, busy, bad config: no suggestions
+            return []
+        return sorted(v for v in set(values) if v.startswith(incomplete))
+
+    complete.__name__ = fetch.__name__
+    return complete
+
+
+@_quietly
+def model_names(ctx: typer.Context) -> list[str]:
+    from mlreg.cli import query
+
+    rel = query.filter_models(_state(ctx).registry().list_models(), columns=["NAME"])
+    return [str(row[0]) for row in rel.fetchall()]
+
+
+@_quietly
+def model_versions(ctx: typer.Context) -> list[str]:
+    from mlreg.cli import query
+
+    name = ctx.params.get("name")
+    if not name:
+        return []
+    rel = query.filter_models(_state(ctx).registry().list_models(), name=name, columns=["VERSION"])
+    return [str(row[0]) for row in rel.fetchall()]
+
+
+@_quietly
+def tag_names(ctx: typer.Context) -> list[str]:
+    return list(_state(ctx).registry().get_tags(ctx.params["name"], ctx.params["version"]))
+
+
+@_quietly
+def metric_names(ctx: typer.Context) -> list[str]:
+    return list(_state(ctx).registry().get_metrics(ctx.params["name"], ctx.params["version"]))

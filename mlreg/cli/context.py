@@ -1,0 +1,126 @@
+"""Per-invocation state (the global options) and the one error funnel.
+
+The root callback stores a :class:`State` in ``ctx.obj``; commands reach the session,
+the registry and the output sink through it. Nothing here imports DuckDB or any
+framework at import time: the registry is opened only by commands that need it.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import typer
+
+from mlreg.cli.output import Output
+from mlreg.errors import MlregError
+
+if TYPE_CHECKING:
+    from mlreg.registry.registry import ModelRegistry
+    from mlreg.session import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: exit code of a broken output pipe (`mlreg list | head -1`): the reader chose to stop
+BROKEN_PIPE_EXIT = 0
+
+
+@dataclass
+class State:
+    """The global options of one invocation."""
+
+    connection: str | None = None
+    home: Path | None = None
+    stage: str | None = None
+    database: str | None = None
+    role: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    out: Output = field(default_factory=Output)
+
+    def session(self) -> "Session":
+        import mlreg
+
+        return mlreg.connect(home=self.home, stage=self.stage, database=self.database,
+                             role=self.role, connection=self.connection)
+
+    def registry(self) -> "ModelRegistry":
+        from mlreg.model_registry import ModelRegistry
+
+        session = self.session()
+        return ModelRegistry(session=session, database_name=session.database)
+
+
+def get_state(ctx: typer.Context) -> State:
+    return ctx.ensure_object(State)
+
+
+def _show_warning(out: Output) -> Callable[..., None]:
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        text = str(message).strip().splitlines()
+        out.warning(text[0] if text else category.__name__)
+
+    return show
+
+
+def _silence_stdout() -> None:
+    """After the reader of our stdout went away: point fd 1 at /dev/null so that the
+    interpreter's final flush does not complain."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def funnel(func: F) -> F:
+    """Run a command: every MlregError becomes ``Error: <message>`` on stderr and its exit
+    code; Python warnings become one ``Warning: ...`` line; a closed stdout pipe ends the
+    command quietly. ``--verbose`` adds the traceback. Commands take ``ctx`` first."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
+        state = get_state(ctx) if ctx is not None else State()
+        out = state.out
+        try:
+            with warnings.catch_warnings():  # Python's filters stay: no DeprecationWarning noise
+                warnings.showwarning = _show_warning(out)
+                result = func(*args, **kwargs)
+                sys.stdout.flush()
+                return result
+        except MlregError as exc:
+            if state.verbose:
+                _print_traceback()
+            out.error(_one_line(exc.message))
+            raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug, or an OS error nobody translated
+            if state.verbose:
+                _print_traceback()
+            hint = "" if state.verbose else " (run with --verbose for the traceback)"
+            out.error(f"{type(exc).__name__}: {_one_line(str(exc))}{hint}")
+            raise typer.Exit(1) from None
+
+    return run  # type: ignore[return-value]
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return " ".join(lines) if lines else "unknown error"

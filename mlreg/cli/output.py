@@ -1,0 +1,268 @@
+"""The one output sink: data to stdout in the chosen format, messages to stderr.
+
+Every command that prints data hands a :class:`Table`, a record (one object), a
+mapping (tags, metrics) or a single value to :class:`Output`; nothing else in the
+CLI writes to stdout. Rich is imported only to draw a table on a terminal.
+
+Stable JSON (scripts depend on it): ``json`` is one document (an array of objects
+for tables, an object for a record or mapping, the bare value for a value);
+``jsonl`` is one compact object per line. Keys are the column names (upper case,
+as in the Python API's relations); timestamps are ISO 8601 with a UTC offset;
+JSON-typed columns (TAGS, METRICS, ...) are nested JSON, not strings. NaN and
+infinities are written ``NaN``, ``Infinity`` and ``-Infinity``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Iterable, Mapping, Sequence, TextIO
+
+
+#: on a terminal, columns at most this wide are kept on one line
+KEEP_WHOLE = 40
+#: ... and longer ones are folded, but not narrower than this
+FOLD_MIN = 24
+
+
+class Format(str, Enum):
+    """Output formats shared by every data-printing command."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+    markdown = "markdown"
+
+
+@dataclass
+class Table:
+    """Rows of data with named columns. ``json_columns`` hold JSON text to be nested
+    (not quoted) in json/jsonl output."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    json_columns: frozenset[str] = field(default_factory=frozenset)
+
+
+def table_from_relation(rel: Any) -> Table:
+    """Materialize a DuckDB relation (rows as plain Python values, no numpy/pandas)."""
+    columns = list(rel.columns)
+    json_columns = frozenset(c for c, t in zip(columns, rel.types) if str(t) == "JSON")
+    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns)
+
+
+def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
+    return Table(list(columns), [tuple(r.get(c) for c in columns) for r in records])
+
+
+# -- value conversion -----------------------------------------------------------------
+def _iso(value: datetime, timespec: str = "auto") -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(timespec=timespec)
+
+
+def jsonable(value: Any, is_json_text: bool = False) -> Any:
+    """A cell as a JSON value."""
+    if is_json_text and isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def dump_json(value: Any, indent: int | None = None) -> str:
+    import json
+
+    return json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=True,
+                      separators=None if indent else (",", ":"))
+
+
+def text_cell(value: Any, is_json_text: bool = False, table: bool = False) -> str:
+    """A cell as text for table/csv/tsv/markdown output."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)
+    if isinstance(value, datetime):
+        return _iso(value, "seconds" if table else "auto")
+    if is_json_text and isinstance(value, str):
+        return dump_json(jsonable(value, True))
+    if isinstance(value, (dict, list, tuple)):
+        return dump_json(jsonable(value))
+    return str(value)
+
+
+# -- terminal detection -------------------------------------------------------------------
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_allowed(stream: TextIO) -> bool:
+    return is_terminal(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+class Output:
+    """Writes data to stdout and messages to stderr (resolved at write time, so test
+    runners that swap ``sys.stdout`` see everything)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+
+    # -- messages (stderr) -----------------------------------------------------------
+    def _err(self, label: str, color: str, text: str) -> None:
+        stream = sys.stderr
+        prefix = f"\x1b[{color}m{label}\x1b[0m" if color_allowed(stream) else label
+        stream.write(f"{prefix} {text}\n" if label else f"{text}\n")
+        stream.flush()
+
+    def message(self, text: str) -> None:
+        """Progress or confirmation for humans; silenced by --quiet."""
+        if not self.quiet:
+            self._err("", "", text)
+
+    def warning(self, text: str) -> None:
+        if not self.quiet:
+            self._err("Warning:", "33", text)
+
+    def error(self, text: str) -> None:
+        self._err("Error:", "31", text)
+
+    # -- data (stdout) -----------------------------------------------------------------
+    def _write(self, text: str) -> None:
+        sys.stdout.write(text)
+
+    def lines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self._write(line + "\n")
+
+    def table(self, data: Table, fmt: Format) -> None:
+        cols, jcols = data.columns, data.json_columns
+        if fmt in (Format.json, Format.jsonl):
+            objs = [{c: jsonable(v, c in jcols) for c, v in zip(cols, row)} for row in data.rows]
+            if fmt is Format.json:
+                self._write(dump_json(objs, indent=2) + "\n")
+            else:
+                self.lines(dump_json(o) for o in objs)
+            return
+        text_rows = [[text_cell(v, c in jcols, fmt is Format.table) for c, v in zip(cols, row)]
+                     for row in data.rows]
+        if fmt in (Format.csv, Format.tsv):
+            import csv
+
+            writer = csv.writer(sys.stdout, delimiter="," if fmt is Format.csv else "\t", lineterminator="\n")
+            writer.writerow(cols)
+            writer.writerows(text_rows)
+        elif fmt is Format.markdown:
+            self.lines(markdown_table(cols, text_rows))
+        elif is_terminal(sys.stdout):
+            self._rich_table(cols, text_rows)
+        else:
+            self.lines(plain_table(cols, text_rows))
+
+    def record(self, record: Mapping[str, Any], fmt: Format, json_keys: Iterable[str] = ()) -> None:
+        """One object: json → an object; csv/tsv/jsonl → one row; table/markdown → FIELD/VALUE lines."""
+        jkeys = frozenset(json_keys)
+        if fmt is Format.json:
+            self._write(dump_json({k: jsonable(v, k in jkeys) for k, v in record.items()}, indent=2) + "\n")
+        elif fmt in (Format.jsonl, Format.csv, Format.tsv):
+            self.table(Table(list(record), [tuple(record.values())], jkeys), fmt)
+        else:
+            cols = ["FIELD", "VALUE"]
+            text_rows = [[k, text_cell(v, k in jkeys, fmt is Format.table)] for k, v in record.items()]
+            if fmt is Format.markdown:
+                self.lines(markdown_table(cols, text_rows))
+            elif is_terminal(sys.stdout):
+                self._rich_table(cols, text_rows)
+            else:
+                self.lines(plain_table(cols, text_rows, header=False))
+
+    def mapping(self, mapping: Mapping[str, Any], fmt: Format, key: str = "NAME", value: str = "VALUE") -> None:
+        """Tags or metrics: json → one object; other formats → a KEY/VALUE table."""
+        if fmt is Format.json:
+            self._write(dump_json({k: jsonable(v) for k, v in mapping.items()}, indent=2) + "\n")
+        else:
+            self.table(Table([key, value], list(mapping.items())), fmt)
+
+    def value(self, value: Any, fmt: Format, raw_string: bool = True) -> None:
+        """One value: JSON in json/jsonl; otherwise a string as is (``raw_string``) and
+        anything else as JSON."""
+        if fmt in (Format.json, Format.jsonl) or not (raw_string and isinstance(value, str)):
+            self._write(dump_json(jsonable(value)) + "\n")
+        else:
+            self._write(value + "\n")
+
+    def _rich_table(self, cols: list[str], rows: list[list[str]]) -> None:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
+        table = RichTable(box=box.SIMPLE_HEAD, header_style="bold")
+        least = 1 + 3 * len(cols)  # edges, padding and separators of SIMPLE_HEAD
+        for i, c in enumerate(cols):
+            width = max([len(c)] + [len(r[i]) for r in rows])
+            # IDs, names, times stay whole (copy-paste); long values fold; headers never break
+            whole = width <= KEEP_WHOLE
+            least_here = width if whole else max(len(c), FOLD_MIN)
+            table.add_column(c, no_wrap=whole, overflow="fold", min_width=least_here)
+            least += least_here
+        for r in rows:
+            table.add_row(*r)
+        console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, markup=False)
+        if least > console.width:  # wider than the terminal rather than a column dropped
+            console.width = least
+        console.print(table)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def plain_table(cols: Sequence[str], rows: Sequence[Sequence[str]], header: bool = True) -> list[str]:
+    """Columns aligned with two spaces, no trailing blanks; control characters escaped."""
+    body = [[_one_line(c) for c in r] for r in rows]
+    allrows = ([list(cols)] if header else []) + body
+    if not allrows:
+        return []
+    widths = [max(len(r[i]) for r in allrows) for i in range(len(cols))]
+    out = []
+    for r in allrows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1])] + [r[-1]]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
+
+
+def markdown_table(cols: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return out

@@ -1,0 +1,138 @@
+"""The installed console script, run for real in subprocesses: startup imports, pipes,
+terminals, locks."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.cli import MLREG_BIN, subprocess_env
+
+HEAVY = {"pandas", "pyarrow", "numpy", "sklearn", "torch", "tensorflow", "keras", "xgboost", "lightgbm",
+         "mlflow", "snowflake", "cloudpickle", "scipy", "joblib"}
+
+
+def imported_modules(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Top-level packages the real console script imports for ``mlreg ARGS``."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(MLREG_BIN), *args], capture_output=True,
+                          text=True, env=subprocess_env(env), timeout=120)
+    names = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.M)}
+    return names, proc
+
+
+@pytest.fixture
+def registry_with_model(mlreg_bin, model_file, sample_csv):
+    assert mlreg_bin("create").exit_code == 0
+    run = mlreg_bin("log", model_file, "-n", "m", "-V", "1", "--sample-input", sample_csv, "-t", "stage=dev",
+                    "-m", "acc=0.9")
+    assert run.exit_code == 0, run
+    return run.stdout.strip()
+
+
+def test_help_imports_no_duckdb_rich_or_frameworks():
+    names, proc = imported_modules("--help")
+    assert proc.returncode == 0 and "Usage: mlreg" in proc.stdout
+    assert "typer" in names and "mlreg" in names
+    assert names & (HEAVY | {"duckdb", "rich"}) == set()
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--format", "json"], ["tag", "list", "m", "1"],
+                                  ["metric", "list", "m", "1"], ["history"], ["tag", "get", "m", "1", "stage"],
+                                  ["metric", "get", "m", "1", "acc"], ["show", "m", "1"]])
+def test_read_commands_import_no_frameworks(registry_with_model, args):
+    names, proc = imported_modules(*args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "duckdb" in names  # sanity: the parse found the imports
+    assert names & HEAVY == set()
+
+
+def test_full_flow(mlreg_bin, registry_with_model):
+    run = mlreg_bin("list", "--format", "json")
+    assert run.exit_code == 0 and run.stderr == ""
+    rows = json.loads(run.stdout)
+    assert [(r["ID"], r["TAGS"], r["METRICS"]) for r in rows] == [(registry_with_model, {"stage": "dev"}, {"acc": 0.9})]
+    dup = mlreg_bin("log", "missing.pkl", "-n", "m", "-V", "1")
+    assert dup.exit_code == 1 and dup.stderr.startswith("Error: model file missing.pkl does not exist")
+    assert mlreg_bin("tag", "get", "m", "1", "nope").exit_code == 3
+
+
+def test_python_dash_m(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mlreg", "--version"], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=60)
+    assert proc.returncode == 0 and re.fullmatch(r"mlreg \S+\n", proc.stdout)
+
+
+def test_broken_pipe_is_quiet(registry_with_model, mlreg_bin, model_file, sample_csv):
+    for v in range(2, 12):
+        mlreg_bin("tag", "set", "m", "1", f"t{v}", "x" * 2000)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away, like `| head -1` after its line
+    proc = subprocess.run([str(MLREG_BIN), "history", "--format", "json"], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, env=subprocess_env(), timeout=60)
+    os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_pipe_to_head(registry_with_model):
+    proc = subprocess.run(f"'{MLREG_BIN}' history | head -1", shell=True, capture_output=True, text=True,
+                          env=subprocess_env(), timeout=60)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.split()[0] == "EVENT_ID"
+
+
+def test_no_colour_when_piped(mlreg_bin, monkeypatch):
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.delenv("TERM")
+    run = mlreg_bin("list")
+    assert run.exit_code == 3 and run.stderr.startswith("Error: registry")
+    assert "\x1b" not in run.stderr + run.stdout
+
+
+def run_on_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run the console script with stdin/stdout/stderr on a pseudo-terminal; all output."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(str(MLREG_BIN), [str(MLREG_BIN), *args], env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return b"".join(chunks).decode()
+
+
+def test_terminal_table_and_no_color(registry_with_model):
+    env = subprocess_env({"TERM": "xterm-256color", "COLUMNS": "200"})
+    env.pop("NO_COLOR", None)
+    coloured = run_on_terminal(["list", "--columns", "NAME,VERSION"], env)
+    assert "NAME" in coloured and "\x1b[" in coloured  # Rich styles the header on a terminal
+    plain = run_on_terminal(["list", "--columns", "NAME,VERSION"], {**env, "NO_COLOR": "1"})
+    assert "NAME" in plain and not re.search(r"\x1b\[[0-9;]*3[0-9]m", plain)  # no colour codes
+    error = run_on_terminal(["show", "m", "404"], {**env, "NO_COLOR": "1"})
+    assert "Error: The model m/404 does not exist" in error and "\x1b" not in error
+
+
+def test_busy_registry_subprocess(registry_with_model, mlreg_bin, hermetic_env):
+    fd = os.open(Path(hermetic_env) / "MODEL_REGISTRY.duckdb.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        run = mlreg_bin("tag", "set", "m", "1", "a", "b", env={"MLREG_LOCK_TIMEOUT": "0.5"})
+    finally:
+        os.close(fd)
+    assert run.exit_code == 5 and run.stdout == ""
+    assert "is busy: lock not acquired within 0.5 s" in run.stderr
+    assert mlreg_bin("tag", "get", "m", "1", "a").exit_code == 3  # nothing was written
