@@ -111,15 +111,19 @@ class ModelReference:
         platform: TargetPlatform | str = TargetPlatform.WAREHOUSE,
         options: dict[str, Any] | None = None,
     ) -> "Deployment":
-        """Deploy ``target_method`` under ``deployment_name`` (a DuckDB SQL function on the
-        WAREHOUSE platform, an HTTP service on SERVICE)."""
+        """Deploy ``target_method`` under ``deployment_name``: a DuckDB SQL function on the
+        WAREHOUSE platform (temporary unless ``permanent``), an HTTP service on SERVICE
+        (always permanent). Options as in the seed, e.g. ``output_with_input_features``,
+        ``keep_order``, ``relax_version``, ``replace_udf``; AlreadyExists for a taken name."""
         return self._registry.deploy(
             self._name, self._version, deployment_name, target_method=target_method,
             permanent=permanent, platform=platform, options=options,
         )
 
     def predict(self, deployment_name: str, data: Any) -> Any:
-        """Score ``data`` with the deployment; returns the same kind of frame as given."""
+        """Score ``data`` (a pandas DataFrame, a pyarrow Table, a DuckDB relation or the path
+        of a Parquet/CSV/JSON file) with the deployment, after validating it against the
+        signature; returns the same kind of frame (a relation for a path)."""
         return self._registry.predict(self._name, self._version, deployment_name, data)
 
     def list_deployments(self) -> duckdb.DuckDBPyRelation:

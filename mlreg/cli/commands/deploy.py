@@ -1,0 +1,108 @@
+"""Deployments: ``mlreg deploy create|list|show|delete``.
+
+Deployments made here are always permanent (a temporary one would vanish with this
+process): a warehouse deployment becomes a function in `mlreg sql` and `mlreg predict`;
+a service deployment is an HTTP server that keeps running.
+"""
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from mlreg.cli.context import funnel, get_state
+from mlreg.cli.output import Format
+from mlreg.cli.params import FormatOpt, NameArg, OptNameArg, OptVersionArg, VersionArg, name_and_version, parse_pairs
+
+#: columns of `deploy list` in the text formats (json/jsonl carry every column)
+LIST_COLUMNS = ["NAME", "MODEL_NAME", "MODEL_VERSION", "PLATFORM", "TARGET_METHOD", "PERMANENT", "STATUS", "CREATED_TIME"]
+JSON_COLUMNS = {"SIGNATURE", "OPTIONS", "DETAILS"}
+
+DeploymentArg = Annotated[str, typer.Argument(metavar="DEPLOYMENT", show_default=False, help="Deployment name.")]
+
+
+class Platform(str, Enum):
+    warehouse = "warehouse"
+    service = "service"
+
+
+deploy_app = typer.Typer(
+    help="Deploy model versions as SQL functions (warehouse) or HTTP services, and manage deployments.",
+    no_args_is_help=True,
+)
+
+
+@deploy_app.command("create")
+@funnel
+def create(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    deployment: DeploymentArg,
+    platform: Annotated[Platform, typer.Option(
+        "--platform", "-p", case_sensitive=False,
+        help="warehouse: a DuckDB SQL function for `mlreg sql` and `mlreg predict`; service: an HTTP server.")] = Platform.warehouse,
+    target_method: Annotated[str, typer.Option(
+        "--target-method", "-m", metavar="METHOD", help="The model's method to deploy (predict, predict_proba, ...).")] = "predict",
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-o", metavar="KEY=VALUE",
+        help="A deployment option, e.g. output_with_input_features=true, keep_order=false, relax_version=true, "
+             "replace_udf=true, permanent_udf_stage_location=DIR; service: host, port, num_workers, auth_token, ...; "
+             "repeat for several.")] = None,
+) -> None:
+    """Deploy a model version under a name unique in the registry (always permanent).
+
+    Exit 4 when the name is taken (pass --option replace_udf=true to replace it); the
+    deploy is refused when an installed package the model needs differs from the version
+    it was logged with, unless --option relax_version=true.
+    """
+    state = get_state(ctx)
+    options = parse_pairs(option, "--option")
+    dep = state.registry().deploy(name, version, deployment, target_method=target_method, permanent=True,
+                                  platform=platform.value, options=options)
+    if dep.details.get("url"):
+        where = f"at {dep.details['url']}"
+    else:
+        args = ", ".join(f.get("name", "?") for f in dep.signature.get("inputs", []))
+        where = f"as SQL function {dep.name}({args})"
+    state.out.message(f"Deployed {name}/{version} {target_method} {where}")
+
+
+@deploy_app.command("list")
+@funnel
+def list_(ctx: typer.Context, name: OptNameArg = None, version: OptVersionArg = None, fmt: FormatOpt = Format.table) -> None:
+    """List the deployments of the registry, or of one model version."""
+    from mlreg.cli import query
+
+    state = get_state(ctx)
+    which = name_and_version(name, version)
+    rel = state.registry().list_deployments(*(which or (None, None)))
+    if fmt not in (Format.json, Format.jsonl):
+        rel = query.select_columns(rel, LIST_COLUMNS)
+    state.out.table(query.fetch(rel), fmt)
+
+
+@deploy_app.command("show")
+@funnel
+def show(ctx: typer.Context, deployment: DeploymentArg, fmt: FormatOpt = Format.table) -> None:
+    """Show one deployment: model, platform, target method, signature, options, details (exit 3 when unknown)."""
+    from mlreg.cli import query
+    from mlreg.cli.output import jsonable
+
+    state = get_state(ctx)
+    table = query.fetch(state.registry().get_deployment_by_name(deployment))
+    record = dict(zip(table.columns, table.rows[0]))
+    state.out.record({k: jsonable(v, k in JSON_COLUMNS) for k, v in record.items()}, fmt)
+
+
+@deploy_app.command("delete")
+@funnel
+def delete(ctx: typer.Context, deployment: DeploymentArg) -> None:
+    """Delete a deployment: drop its function, or stop its service (exit 3 when unknown)."""
+    state = get_state(ctx)
+    state.registry().delete_deployment_by_name(deployment)
+    state.out.message(f"Deleted deployment {deployment}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(deploy_app, name="deploy", rich_help_panel="Deployments")

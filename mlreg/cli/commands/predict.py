@@ -1,0 +1,61 @@
+"""``mlreg predict DEPLOYMENT --input FILE|- [--output FILE|-]``: batch scoring."""
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from mlreg.cli.context import funnel, get_state
+from mlreg.cli.output import Format, table_from_relation
+from mlreg.errors import UsageError
+
+#: output formats a file may take when its extension does not say
+_FILE_FORMATS = {Format.csv: "csv", Format.tsv: "tsv", Format.json: "json", Format.jsonl: "jsonl"}
+
+
+@funnel
+def predict(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(metavar="DEPLOYMENT", show_default=False, help="Deployment name.")],
+    input_: Annotated[str, typer.Option(
+        "--input", "-i", metavar="FILE|-", show_default=False,
+        help="Parquet, CSV or JSON file to score (by extension); - reads standard input (format detected).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE|-",
+        help="Where the predictions go: a .parquet, .csv, .tsv, .json or .jsonl file, written whole or not at all; "
+             "- prints them.")] = "-",
+    fmt: Annotated[Optional[Format], typer.Option(
+        "--format", case_sensitive=False,
+        help="Format of printed predictions (table, json, jsonl, csv, tsv, markdown; default table); "
+             "for a FILE without a known extension: csv, tsv, json or jsonl.")] = None,
+) -> None:
+    """Score a file with a deployment: one row of predictions per input row.
+
+    Input columns are matched to the model's signature by name; a missing or mistyped
+    column is an error naming it. The deployment's options apply (e.g.
+    output_with_input_features puts the input columns first).
+    """
+    state = get_state(ctx)
+    registry = state.registry()
+    if output == "-":
+        rel = registry.predict_file(deployment, input_, None, input_stream=sys.stdin.buffer)
+        state.out.table(table_from_relation(rel), fmt or Format.table)
+        return
+    file_format = None
+    if fmt is not None:
+        from pathlib import Path
+
+        from mlreg.deploy.frames import EXTENSIONS
+
+        if Path(output).suffix.lower() in EXTENSIONS or fmt not in _FILE_FORMATS:
+            raise UsageError(
+                "--format applies to printed predictions, or to an output FILE without a known extension "
+                "(csv, tsv, json or jsonl); the format of FILE is taken from its extension"
+            )
+        file_format = _FILE_FORMATS[fmt]
+    rows = registry.predict_file(deployment, input_, output, input_stream=sys.stdin.buffer, output_format=file_format)
+    state.out.message(f"Wrote {rows} prediction{'s' if rows != 1 else ''} to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict", rich_help_panel="Deployments")(predict)
