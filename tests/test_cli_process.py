@@ -60,7 +60,10 @@ def test_full_flow(mlreg_bin, registry_with_model):
     rows = json.loads(run.stdout)
     assert [(r["ID"], r["TAGS"], r["METRICS"]) for r in rows] == [(registry_with_model, {"stage": "dev"}, {"acc": 0.9})]
     dup = mlreg_bin("log", "missing.pkl", "-n", "m", "-V", "1")
-    assert dup.exit_code == 1 and dup.stderr.startswith("Error: model file missing.pkl does not exist")
+    # the duplicate is refused before the (possibly large) model file is even read
+    assert dup.exit_code == 4 and dup.stderr.startswith("Error: Model m/1 already exists.")
+    missing = mlreg_bin("log", "missing.pkl", "-n", "m", "-V", "2")
+    assert missing.exit_code == 1 and missing.stderr.startswith("Error: model file missing.pkl does not exist")
     assert mlreg_bin("tag", "get", "m", "1", "nope").exit_code == 3
 
 

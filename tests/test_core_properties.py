@@ -33,7 +33,7 @@ def same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tag=st.tuples(keys, tag_values), metric=st.tuples(keys, json_values))
 def test_tags_and_metrics_round_trip(registry, tag, metric):
     name, version = "m", "1"
