@@ -8,7 +8,9 @@ demo="$PWD/.demo"
 rm -rf "$demo" && mkdir -p "$demo"
 export MLREG_HOME="$demo/home" MLREG_CONFIG="$demo/config.toml"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; "$@"; }
+bold='' plain=''
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s$' "$bold" >&2; printf ' %q' "$@" >&2; printf '%s\n' "$plain" >&2; "$@"; }
 
 python scripts/demo_train.py "$demo"
 acc=$(cat "$demo/accuracy.txt")

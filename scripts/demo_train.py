@@ -19,7 +19,8 @@ X = pd.DataFrame({
     "tenure_months": rng.integers(0, 120, n).astype(float),
     "monthly_spend": rng.gamma(2.0, 30.0, n).round(2),
 })
-y = ((X.tenure_months < 12) & (X.monthly_spend > 60) | (rng.random(n) < 0.05)).astype(int)
+logit = 0.04 * X.monthly_spend - 0.05 * X.tenure_months - 0.5 + rng.normal(0, 0.5, n)
+y = (logit > 0).astype(int)  # churners: short tenure, high spend
 model = LogisticRegression(max_iter=1000).fit(X, y)
 accuracy = float((model.predict(X) == y).mean())
 
