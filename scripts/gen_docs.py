@@ -55,6 +55,10 @@ ENVIRONMENT = [
     ("MLREG_CONFIG", "Path of the config file. Default: $XDG_CONFIG_HOME/mlreg/config.toml."),
     ("MLREG_LOCK_TIMEOUT", "Seconds to wait for the registry lock before exiting 5. Default: 30."),
     ("NO_COLOR", "When set, no colour and no progress bars, even on a terminal."),
+    ("MLREG_CACHE_DIR", "Download cache of remote stages. Default: $XDG_CACHE_HOME/mlreg (~/.cache/mlreg)."),
+    ("MLREG_CACHE_MAX_BYTES", "Size cap of the download cache (e.g. 5G). Default: 5 GiB."),
+    ("MLREG_SERVICE_TOKEN", "Bearer token for a service deployed with auth_token (predict from another process, mlreg serve). Never recorded."),
+    ("MLREG_SERVICE_HOST, MLREG_SERVICE_PORT, MLREG_SERVICE_WORKERS", "Defaults of mlreg serve --host, --port and --workers."),
     ("XDG_CONFIG_HOME", "Base directory of the config file. Default: ~/.config."),
 ]
 FILES = [

@@ -1,0 +1,185 @@
+"""Run the inference server: in the foreground (`mlreg serve`) or detached, as the
+process a SERVICE deployment starts (``python -m mlreg.deploy.service.server``).
+
+One worker serves in this process; more run as uvicorn worker processes sharing the
+socket this process binds. SIGTERM and SIGINT stop the server gracefully and return.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from mlreg.deploy.service.spec import TOKEN_ENV
+from mlreg.errors import MlregError
+
+STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE
+
+
+def _write_state(path: Path | None, state: dict[str, Any]) -> None:
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def serve(
+    spec: dict[str, Any],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    workers: int = 1,
+    token: str | None = None,
+    on_listen: Callable[[str, int], None] | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve ``spec`` until SIGTERM or SIGINT. ``token``: the bearer token requests
+    need (None: no authentication). ``on_listen(host, port)`` is called once the socket
+    is bound (``port`` is the real one when 0 was asked)."""
+    try:
+        import uvicorn
+        from uvicorn.supervisors import Multiprocess
+    except ImportError:
+        from mlreg.errors import MissingDependency
+
+        raise MissingDependency("serving a model", "service") from None
+    from mlreg.deploy.service.app import build_app, token_digest
+    from mlreg.errors import InvalidInput
+
+    if spec.get("auth") and not token:
+        raise InvalidInput(f"the service needs a bearer token: set {TOKEN_ENV}")
+    digest = token_digest(token) if token else None
+    workers = max(1, int(workers))
+    if workers == 1:
+        factory = functools.partial(build_app, spec, digest, None)
+    else:
+        factory = functools.partial(_worker_app, spec, digest, os.getpid())
+    config = uvicorn.Config(
+        factory, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+        access_log=False, lifespan="off", timeout_graceful_shutdown=10,
+    )
+    sock = _bind(host, port)
+    if on_listen is not None:
+        on_listen(host, sock.getsockname()[1])
+    # until uvicorn takes over the signals (and after it gives them back), SIGTERM and
+    # SIGINT end the server at once: e.g. while the model loads
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if workers == 1:
+            config.load()  # loads the model before the socket listens: /health means ready
+            _freeze()
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            supervisor = Multiprocess(config, sockets=[sock])
+            supervisor.run()
+            if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+                raise MlregError("a worker could not load the model (see its error above)")
+    except _Stop:
+        pass
+    finally:
+        sock.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class _Stop(BaseException):
+    """SIGTERM or SIGINT outside uvicorn's own handling."""
+
+
+def _stop(sig: int, frame: Any) -> None:
+    raise _Stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is a clear error (and port 0
+    gives the real port at once); uvicorn's workers share it."""
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections of a socket
+    # that says TCP. Without it, Nagle's algorithm meets the client's delayed ACK and each
+    # small answer (headers, then body) stalls 40 ms.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise MlregError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker_app(spec: dict[str, Any], digest: str | None, parent_pid: int) -> Any:
+    """The app factory of a worker process: a model that cannot be loaded ends the
+    worker with uvicorn's startup-failure code, so that the supervisor stops instead of
+    restarting it forever."""
+    import logging
+
+    from mlreg.deploy.service.app import build_app
+
+    try:
+        app = build_app(spec, digest, parent_pid)
+    except Exception as e:
+        logging.getLogger("uvicorn.error").error("cannot load the model: %s: %s", type(e).__name__, e)
+        sys.exit(STARTUP_FAILURE)
+    _freeze()
+    return app
+
+
+def _freeze() -> None:
+    """The model and its libraries are loaded for good: keep the garbage collector from
+    walking them on every collection (shorter pauses, a better tail latency)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def _daemonize(state_file: Path) -> None:
+    """Fork; the parent returns to its caller's ``wait()`` at once and the child, in a
+    session of its own, carries on as the server (adopted by init, not by the caller)."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    _write_state(state_file, {"pid": os.getpid()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlreg.deploy.service.server")
+    parser.add_argument("--spec", required=True, type=Path, help="the service spec (JSON)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--state-file", type=Path, help="where to write the pid and the bound port")
+    parser.add_argument("--daemon", action="store_true", help="detach: fork, new session")
+    args = parser.parse_args(argv)
+
+    if args.daemon:
+        if args.state_file is None:
+            parser.error("--daemon needs --state-file")
+        _daemonize(args.state_file)
+    spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    token = os.environ.pop(TOKEN_ENV, None) or None  # workers get its digest, not the token
+
+    def listening(host: str, port: int) -> None:
+        print(f"mlreg service listening on {host}:{port}", file=sys.stderr, flush=True)
+        _write_state(args.state_file, {"pid": os.getpid(), "port": port})
+
+    try:
+        serve(spec, host=args.host, port=args.port, workers=args.workers, token=token, on_listen=listening)
+    except Exception as e:  # the supervisor shows the log's last lines
+        what = str(e) if isinstance(e, MlregError) else f"{type(e).__name__}: {e}"
+        print(f"mlreg service failed: {what}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
