@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +42,43 @@ def compare(expected: dict[str, str], actual: dict[str, str]) -> Report:
     return report
 
 
+def is_bytecode_cache(path: Path) -> bool:
+    """True when ``path`` is a ``__pycache__/<stem>.<tag>[.opt-N].pyc`` that is exactly the
+    compiled code of the sibling ``<stem>.py``, for this interpreter.
+
+    Python writes these into a package's code paths when a loaded model imports from
+    them; they are not part of the package but are harmless, so `verify` does not report
+    them. Anything else in ``__pycache__`` (another interpreter's, or bytecode that is not
+    the source's) is reported as an extra file, and refused in code paths by a load.
+    """
+    if path.parent.name != "__pycache__" or path.suffix != ".pyc" or path.is_symlink():
+        return False
+    parts = path.name[: -len(".pyc")].split(".")
+    optimize = 0
+    if len(parts) >= 3 and parts[-1].startswith("opt-") and parts[-1][4:].isdigit():
+        optimize = int(parts.pop()[4:])
+    if len(parts) < 2 or parts[-1] != sys.implementation.cache_tag:
+        return False
+    source = path.parent.parent / (".".join(parts[:-1]) + ".py")
+    if source.is_symlink() or not source.is_file():
+        return False
+    try:
+        data = path.read_bytes()
+        src = source.read_bytes()
+        if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+            return False
+        flags = int.from_bytes(data[4:8], "little")
+        if flags & 0b1:  # hash-based pyc
+            if data[8:16] != importlib.util.source_hash(src):
+                return False
+        elif int.from_bytes(data[12:16], "little") != len(src) & 0xFFFFFFFF:
+            return False
+        # code objects compare equal regardless of the file name they were compiled under
+        return marshal.loads(data[16:]) == compile(src, str(source), "exec", dont_inherit=True, optimize=optimize)
+    except Exception:  # unreadable, not marshal data, source that does not compile
+        return False
+
+
 def hash_dir(root: Path) -> dict[str, str]:
     out = {}
     for dirpath, _dirs, names in os.walk(root):
@@ -49,17 +89,36 @@ def hash_dir(root: Path) -> dict[str, str]:
 
 
 def verify_dir(root: Path, expected: dict[str, str], what: str) -> None:
-    """Raise IntegrityError unless every expected file is present and unchanged.
-    Extra files are reported by `verify` but do not stop a load."""
+    """Raise IntegrityError unless every expected file is present and unchanged, and the
+    code paths hold nothing else."""
     actual = {}
+    real_root = root.resolve()
     for rel in expected:
         p = root / rel
-        if p.is_file() and not p.is_symlink():
+        # a symlink anywhere on the way (the file or a directory above it) could point
+        # outside the package: such a file counts as missing
+        if p.is_file() and p.resolve() == real_root / rel:
             actual[rel] = sha256_file(p)
     report = compare(expected, actual)
-    report.extra = []
+    # Other extra files do not stop a load, except in the code paths, which go on
+    # sys.path: a planted module (or bytecode) there would run on import.
+    report.extra = _extra_code(root, expected)
     if not report.ok:
         raise IntegrityError(
             f"model package of {what} failed its checksum check ({report.summary()}); "
             "it was changed after it was logged, refusing to load it"
         )
+
+
+def _extra_code(root: Path, expected: dict[str, str]) -> list[str]:
+    code = root / "code"
+    if not code.is_dir():
+        return []
+    extra = []
+    for dirpath, dirs, names in os.walk(code):
+        for name in names + [d for d in dirs if (Path(dirpath) / d).is_symlink()]:
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if rel not in expected and not is_bytecode_cache(p):
+                extra.append(rel)
+    return sorted(extra)

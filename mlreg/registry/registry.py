@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import duckdb
 
-from mlreg import context, handlers
-from mlreg.errors import AlreadyExists, InvalidInput, NotFound
+from mlreg import _faults, context, handlers
+from mlreg.errors import AlreadyExists, InvalidInput, MlregError, NotFound
 from mlreg.names import validate_key, validate_name, validate_tag_value
 from mlreg.package.verify import compare, verify_dir
 from mlreg.registry import logging as logpkg
@@ -67,7 +67,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
     def __init__(
         self,
         session: Session,
-        database_name: str = DEFAULT_DATABASE,
+        database_name: str | None = None,
         create_if_not_exists: bool = False,
         clock: Callable[[], datetime] | None = None,
     ):
@@ -121,8 +121,30 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
 
     def get_model(self, model_name: str, model_version: str) -> ModelRow:
         """The registry row of one model version (NotFound when absent)."""
+        validate_name(model_name, "model name")  # before opening the file
+        validate_name(model_version, "model version")
         with self._store.read() as con:
             return self._model_row(con, model_name, model_version)
+
+    def exists(self, model_name: str, model_version: str) -> bool:
+        """Whether that model version is registered."""
+        validate_name(model_name, "model name")
+        validate_name(model_version, "model version")
+        sql = "SELECT 1 FROM models WHERE name = ? AND version = ?"
+        return bool(self._store.query(sql, [model_name, model_version]))
+
+    def describe_model(self, model_name: str, model_version: str) -> dict[str, Any]:
+        """The model's listing row (the columns of ``list_models``) plus its MANIFEST and
+        FILES, in one read. Nothing is unpickled."""
+        validate_name(model_name, "model name")
+        validate_name(model_version, "model version")
+        with self._store.read() as con:
+            row = self._model_row(con, model_name, model_version)
+            cur = con.execute("SELECT * FROM model_list WHERE ID = ?", [row.id])
+            names = [d[0] for d in cur.description]
+            record = dict(zip(names, cur.fetchall()[0]))
+        record.update({"MANIFEST": row.manifest, "FILES": row.files})
+        return record
 
     def _record(
         self,
@@ -144,11 +166,21 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
     def _inflight(self, model_id: str) -> Iterator[None]:
         """Mark a package as being logged so a concurrent `gc` leaves it alone."""
         directory = self._store.path.parent / ".inflight"
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir(mode=0o755, parents=True, exist_ok=True)
         path = directory / f"{model_id}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            # `gc` unlinks stale lock files while holding their lock: make sure ours is
+            # still the file at that path, else a concurrent gc could not see it
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        try:
             yield
         finally:
             try:
@@ -203,7 +235,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         paths = logpkg.check_code_paths(code_paths)
         conda = logpkg.check_string_list(conda_dependencies, "conda_dependencies")
         pip = logpkg.check_string_list(pip_requirements, "pip_requirements")
-        self._refuse_duplicate(model_name, model_version)
+        self.check_new_version(model_name, model_version)
 
         model_id = uuid.uuid4().hex
         stage = self.stage
@@ -220,14 +252,27 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
             except BaseException:
                 stage.abort(model_id, workdir)
                 raise
+            _faults.checkpoint("log:commit")
             try:
                 self._commit_log(model_id, model_name, model_version, built, description, tag_values, metric_values)
-            except BaseException:
-                stage.delete(model_id)
+            except BaseException as exc:
+                # An MlregError from the store means the transaction did not commit. Anything
+                # else (an interrupt, a failing close) may come after the COMMIT: then delete
+                # the package only when it is certainly not registered; in doubt leave it,
+                # `gc` removes it if it is an orphan.
+                if isinstance(exc, MlregError) or self._certainly_unregistered(model_id):
+                    stage.delete(model_id)
                 raise
         return model_id
 
-    def _refuse_duplicate(self, model_name: str, model_version: str, con: Any = None) -> None:
+    def _certainly_unregistered(self, model_id: str) -> bool:
+        try:
+            return not self._store.query("SELECT 1 FROM models WHERE id = ?", [model_id])
+        except Exception:
+            return False
+
+    def check_new_version(self, model_name: str, model_version: str, con: Any = None) -> None:
+        """AlreadyExists (saying how to get the existing one) when the version is registered."""
         sql = "SELECT id FROM models WHERE name = ? AND version = ?"
         rows = (con.execute(sql, [model_name, model_version]).fetchall() if con is not None
                 else self._store.query(sql, [model_name, model_version]))
@@ -246,7 +291,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         outputs = {m: s["outputs"] for m, s in sigs.items()}
         uri = self.stage.uri(model_id)
         with self._store.write() as con:
-            self._refuse_duplicate(model_name, model_version, con)
+            self.check_new_version(model_name, model_version, con)
             con.execute(
                 "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model_id, model_name, model_version, built.type_name, uri, self._clock(), role,
@@ -284,6 +329,24 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         verify_dir(path, row.files, f"{model_name}/{model_version}")
         return row, path
 
+    def export_package(self, model_name: str, model_version: str, dest: str | Path) -> ModelRow:
+        """Write the model's package (its recorded files only), verified, to ``dest`` (a new
+        or empty directory). Nothing is unpickled."""
+        import shutil
+
+        dest = Path(dest)
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise InvalidInput(f"output directory {dest} exists and is not empty")
+        row, package = self.package_dir(model_name, model_version)
+        try:
+            for rel in sorted(row.files):
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(package / rel, dest / rel)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {dest}: {exc.strerror or exc}") from None
+        verify_dir(dest, row.files, f"{model_name}/{model_version}")  # the copy, as written
+        return row
+
     def load_model(self, model_name: str, model_version: str) -> Any:
         """Verify the package, put its code paths on sys.path, warn about environment
         differences, and return the original Python object. Unpickling runs code from the
@@ -312,6 +375,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         deps += [d for d in self._temporary().values() if d.model_id == row.id]
         for dep in deps:
             self._teardown(dep)
+        _faults.checkpoint("delete:commit")
         with self._store.write() as con:
             row = self._model_row(con, model_name, model_version)
             deployments = con.execute("SELECT name FROM deployments WHERE model_id = ?", [row.id]).fetchall()
@@ -321,6 +385,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
             con.execute("DELETE FROM models WHERE id = ?", [row.id])
             self._record(con, row, "DROP", "DELETION", None,
                          json.dumps({"type": row.type, "uri": row.uri}), json.dumps({"delete_artifact": delete_artifact}))
+        _faults.checkpoint("delete:stage")
         if delete_artifact:
             self.stage.delete(row.id)
 
@@ -328,17 +393,38 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         """Remove stage entries that no registry entry references (orphans of crashed or
         failed logs, packages kept by ``delete_artifact=False``). Returns what was (or, with
         ``dry_run``, would be) removed."""
+        # Order matters against a concurrent log: an entry found not in flight is either
+        # abandoned or already committed, so the registry must be read *after* the
+        # in-flight checks (a log holds its in-flight lock until its commit is done).
+        candidates = [e for e in self.stage.entries() if not self._is_inflight(e.name)]
         referenced = {r[0] for r in self._store.query("SELECT id FROM models")}
-        removed = []
-        for entry in self.stage.entries():
-            if not entry.temporary and entry.name in referenced:
-                continue
-            if self._is_inflight(entry.name):
-                continue
-            removed.append(entry)
-            if not dry_run:
+        removed = [e for e in candidates if e.temporary or e.name not in referenced]
+        if not dry_run:
+            for entry in removed:
                 self.stage.delete_entry(entry)
+            self._remove_stale_inflight()
         return removed
+
+    def _remove_stale_inflight(self) -> None:
+        """Delete the in-flight lock files that crashed logs left behind (no one holds them)."""
+        directory = self._store.path.parent / ".inflight"
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return
+        for name in names:
+            path = directory / name
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()  # unlinked while locked: see _inflight
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
     def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
         """Check packages against their recorded sha256: changed, missing and extra files."""

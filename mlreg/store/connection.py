@@ -11,7 +11,10 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import re
 import socket
+import stat
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any, Iterator, Sequence
 
 import duckdb
 
+from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.store import migrations
 
@@ -45,6 +49,12 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in msg or "Conflicting lock" in msg
 
 
+def _duckdb_holder(exc: Exception) -> str:
+    """The process DuckDB names as holding the file (its message says "(PID n)")."""
+    m = re.search(r"\(PID (\d+)\)", str(exc))
+    return f" (held by pid {m.group(1)})" if m else ""
+
+
 def _is_corruption(exc: Exception) -> bool:
     msg = str(exc).lower()
     return any(
@@ -61,6 +71,61 @@ def _is_corruption(exc: Exception) -> bool:
             "database file",
         )
     )
+
+
+def _acquire(fd: int, mode: int, timeout: float) -> bool:
+    """Take ``flock(fd, mode)``, waiting at most ``timeout`` seconds.
+
+    The wait is a blocking ``flock``: the kernel wakes waiters the moment the lock is
+    released. (Polling with sleeps starved waiters: 8 busy writers kept re-taking the
+    lock between another process's polls until its timeout ran out.) It runs in a helper
+    thread so that the wait stays bounded. On timeout this returns False and the fd
+    belongs to the helper thread from then on: it closes it (releasing the lock at
+    once if it ever gets it), so the caller must not touch it.
+    """
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        if timeout <= 0:
+            os.close(fd)
+            return False
+    except OSError as exc:
+        os.close(fd)
+        raise MlregError(f"cannot lock the registry: {exc.strerror}") from None
+    mu = threading.Lock()
+    done = threading.Event()
+    state: dict[str, Any] = {"acquired": False, "abandoned": False, "error": None}
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, mode)
+            error = None
+        except OSError as exc:
+            error = exc
+        with mu:
+            if state["abandoned"]:
+                os.close(fd)
+                return
+            state["acquired"] = error is None
+            state["error"] = error
+        done.set()
+
+    threading.Thread(target=wait, name="mlreg-lock-wait", daemon=True).start()
+    interrupted = True
+    try:
+        done.wait(timeout)
+        interrupted = False
+    finally:
+        with mu:
+            acquired, error = state["acquired"], state["error"]
+            if error is not None or (acquired and interrupted):
+                os.close(fd)  # the thread is done with it; closing releases any lock
+            elif not acquired:
+                state["abandoned"] = True
+    if error is not None:
+        raise MlregError(f"cannot lock the registry: {error.strerror}")
+    return acquired
 
 
 class Store:
@@ -80,34 +145,29 @@ class Store:
             text = self.lock_path.read_text().strip()
         except OSError:
             return ""
+        m = re.fullmatch(r"pid (\d+) on (.*)", text)
+        if m and m.group(2) == socket.gethostname() and not _alive(int(m.group(1))):
+            return ""  # left behind by a process that was killed while holding the lock
         return f" (held by {text})" if text else ""
 
     @contextmanager
     def _flock(self, exclusive: bool) -> Iterator[None]:
         flags = os.O_RDWR | os.O_CREAT
         try:
-            fd = os.open(self.lock_path, flags, 0o666)
+            fd = os.open(self.lock_path, flags, 0o664)  # with the umask, never world-writable
         except OSError:
             if exclusive:
                 raise MlregError(f"cannot create lock file {self.lock_path}: permission denied or read-only") from None
             yield  # a read-only location: readers go without the side lock
             return
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        if not _acquire(fd, mode, self.timeout):
+            # fd now belongs to the waiting thread, which closes it
+            raise RegistryBusy(
+                f"registry {self.path} is busy: lock not acquired within "
+                f"{self.timeout:g} s{self._holder()}; retry, or raise MLREG_LOCK_TIMEOUT"
+            )
         try:
-            mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-            deadline = time.monotonic() + self.timeout
-            delay = 0.002
-            while True:
-                try:
-                    fcntl.flock(fd, mode)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise RegistryBusy(
-                            f"registry {self.path} is busy: lock not acquired within "
-                            f"{self.timeout:g} s{self._holder()}; retry, or raise MLREG_LOCK_TIMEOUT"
-                        ) from None
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 1.6, 0.05)
             if exclusive:
                 try:
                     os.ftruncate(fd, 0)
@@ -138,8 +198,8 @@ class Store:
                     # a process outside mlreg's lock holds the file; back off with jitter
                     if time.monotonic() >= deadline:
                         raise RegistryBusy(
-                            f"registry {self.path} is busy: another process holds the database file; "
-                            "retry, or raise MLREG_LOCK_TIMEOUT"
+                            f"registry {self.path} is busy: another process holds the database file"
+                            f"{_duckdb_holder(exc)}; retry, or raise MLREG_LOCK_TIMEOUT"
                         ) from None
                     time.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 1.6, 0.1)
@@ -162,7 +222,10 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction on an existing, current registry."""
+        """One transaction on an existing, current registry.
+
+        An MlregError raised from here means the transaction did not commit (callers rely
+        on it to clean up); only a non-mlreg exception can come after the COMMIT."""
         self._require()
         with self._flock(exclusive=True):
             con = self._connect(read_only=False)
@@ -175,6 +238,7 @@ class Store:
                     con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
+                _faults.checkpoint("write:committed")
             except duckdb.Error as exc:
                 raise self._translate(exc) from None
             finally:
@@ -230,7 +294,10 @@ class Store:
                     delay = min(delay * 1.6, 0.1)
                     continue
                 if _is_lock_error(exc):
-                    raise RegistryBusy(f"registry {self.path} is busy; retry, or raise MLREG_LOCK_TIMEOUT") from None
+                    raise RegistryBusy(
+                        f"registry {self.path} is busy: another process holds the database file"
+                        f"{_duckdb_holder(exc)}; retry, or raise MLREG_LOCK_TIMEOUT"
+                    ) from None
                 raise
 
     # -- creation and upgrade --------------------------------------------------------
@@ -238,7 +305,7 @@ class Store:
         """Create the registry, or bring an older one up to date.
         Returns (created, names of the migrations applied)."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _mkdirs(self.path.parent)
         except OSError as exc:
             raise MlregError(f"cannot create {self.path.parent}: {exc.strerror}") from None
         with self._flock(exclusive=True):
@@ -246,11 +313,59 @@ class Store:
             con = self._connect(read_only=False)
             try:
                 applied = migrations.upgrade(con, self.path)
+                if not created:
+                    _read_everything(con)
             except duckdb.Error as exc:
                 raise self._translate(exc) from None
             finally:
                 con.close()
+            if created:
+                _no_world_write(self.path)
             return created, applied
+
+
+def _read_everything(con: duckdb.DuckDBPyConnection) -> None:
+    """Read every row of every table, so that DuckDB checks every block's checksum: `create`
+    on an existing registry then reports a damaged file instead of calling it fine."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()
+    for (table,) in tables:
+        cur = con.execute(f'SELECT * FROM "{table}"')
+        while cur.fetchmany(4096):
+            pass
+
+
+def _no_world_write(path: Path) -> None:
+    # created with the user's umask; a umask of 000 must still not make it world-writable
+    mode = path.stat().st_mode
+    if mode & stat.S_IWOTH:
+        os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
+
+
+def _mkdirs(path: Path) -> None:
+    """``mkdir -p`` that takes world-write off the directories it creates (only those)."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        _no_world_write(d)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,0 +1,207 @@
+"""Integrity: packages are checked against their recorded sha256 (`verify`, and before
+anything is unpickled), and a corrupt registry file is reported as such (exit 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlreg import IntegrityError
+from tests.data.harness import SIGNATURES, assert_one_line_error, fingerprint, mlreg, mlreg_json
+from tests.data.reliability_models import TRIPWIRE_ENV, Tripwire
+from tests.fixtures.models import SumModel
+
+
+@pytest.fixture
+def tripwire(tmp_path, monkeypatch) -> Path:
+    """A file that appears when a Tripwire model is unpickled."""
+    path = tmp_path / "unpickled.txt"
+    monkeypatch.setenv(TRIPWIRE_ENV, str(path))
+    return path
+
+
+@pytest.fixture
+def models(registry, tmp_path):
+    """Two model versions: a/1 (a Tripwire, with a code path) and b/1."""
+    code = tmp_path / "src" / "helpers"
+    code.mkdir(parents=True)
+    (code / "__init__.py").write_text("SCALE = 2\n")
+    (code / "util.py").write_text("def f(x):\n    return x\n")
+    a = registry.log_model(Tripwire(), "a", "1", signatures=SIGNATURES, code_paths=[code])
+    b = registry.log_model(SumModel(), "b", "1", signatures=SIGNATURES)
+    return {"a": registry.stage.local_dir(a, {}), "b": registry.stage.local_dir(b, {})}
+
+
+def tamper(kind: str, package: Path, tmp_path: Path) -> dict[str, list[str]]:
+    """Damage a package; return what verify must report."""
+    pkl = package / "model" / "model.pkl"
+    if kind == "changed":
+        with open(pkl, "ab") as f:
+            f.write(b"\0")  # pickle stops reading at STOP: an unchecked load would still succeed
+        return {"CHANGED": ["model/model.pkl"], "MISSING": [], "EXTRA": []}
+    if kind == "missing":
+        (package / "code" / "helpers" / "util.py").unlink()
+        return {"CHANGED": [], "MISSING": ["code/helpers/util.py"], "EXTRA": []}
+    if kind == "extra":
+        (package / "code" / "helpers" / "planted.py").write_text("import os\n")
+        return {"CHANGED": [], "MISSING": [], "EXTRA": ["code/helpers/planted.py"]}
+    if kind == "symlink":
+        copy = tmp_path / "outside.pkl"
+        shutil.copyfile(pkl, copy)  # identical bytes, but outside the package
+        pkl.unlink()
+        pkl.symlink_to(copy)
+        return {"CHANGED": ["model/model.pkl"], "MISSING": [], "EXTRA": []}
+    if kind == "gone":
+        expected = sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file())
+        shutil.rmtree(package)
+        return {"CHANGED": [], "MISSING": expected, "EXTRA": []}
+    raise AssertionError(kind)
+
+
+def test_intact_registry_verifies(models, registry, tripwire):
+    assert [(r.name, r.ok) for r in registry.verify()] == [("a", True), ("b", True)]
+    records = mlreg_json("verify")
+    assert [(r["NAME"], r["VERSION"], r["OK"], r["CHANGED"], r["MISSING"], r["EXTRA"]) for r in records] == [
+        ("a", "1", True, [], [], []), ("b", "1", True, [], [], [])
+    ]
+    assert mlreg("verify", "a", "1").returncode == 0
+    assert not tripwire.exists()  # verifying never unpickles
+
+
+@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "gone"])
+def test_verify_reports_damage(kind, models, registry, tmp_path, tripwire):
+    expected = tamper(kind, models["a"], tmp_path)
+
+    (a, b) = registry.verify()
+    assert (a.ok, a.changed, a.missing, a.extra) == (False, expected["CHANGED"], expected["MISSING"], expected["EXTRA"])
+    assert b.ok
+
+    proc = mlreg("verify", "--format", "json")
+    assert proc.returncode == 6
+    assert_one_line_error(proc.stderr)
+    assert "1 of 2 model package(s) failed verification: a/1" in proc.stderr
+    records = {r["NAME"]: r for r in json.loads(proc.stdout)}
+    assert {k: records["a"][k] for k in expected} == expected and records["a"]["OK"] is False
+    assert records["b"]["OK"] is True
+    assert mlreg("verify", "a", "1").returncode == 6
+    assert mlreg("verify", "b", "1").returncode == 0
+    assert not tripwire.exists()
+
+
+@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "gone"])
+def test_load_refuses_a_damaged_package_before_unpickling(kind, models, registry, tmp_path, tripwire):
+    tamper(kind, models["a"], tmp_path)
+    with pytest.raises(IntegrityError, match="a/1" if kind != "gone" else "is missing from the stage"):
+        registry.load_model("a", "1")
+    out = tmp_path / "out"
+    proc = mlreg("load", "a", "1", "--output", str(out))
+    assert proc.returncode == 6
+    assert_one_line_error(proc.stderr)
+    assert not out.exists() or not any(out.iterdir())
+    assert not tripwire.exists()  # refused before anything was unpickled
+    # the undamaged model still loads
+    assert registry.load_model("b", "1").predict([[1.0, 2.0]])[0] == 3.0
+
+
+def test_load_of_an_intact_package_unpickles_it(models, registry, tripwire):
+    """The positive control: the tripwire does fire when a model is really loaded."""
+    assert isinstance(registry.load_model("a", "1"), Tripwire)
+    assert tripwire.read_text() == "unpickled\n"
+
+
+def test_an_extra_file_outside_code_paths_is_reported_but_does_not_stop_a_load(models, registry, tripwire):
+    (models["a"] / "NOTES.txt").write_text("hello")
+    (a, _b) = registry.verify()
+    assert a.extra == ["NOTES.txt"] and not a.ok
+    assert isinstance(registry.load_model("a", "1"), Tripwire)
+
+
+def test_python_bytecode_written_by_a_load_is_not_damage(models, registry, tmp_path):
+    """Loading a model whose code paths are imported makes Python write __pycache__ into
+    the package: verify must not call that damage, but planted bytecode is."""
+    import importlib.util
+    import py_compile
+
+    helpers = models["a"] / "code" / "helpers"
+    pyc = Path(importlib.util.cache_from_source(str(helpers / "util.py")))
+    py_compile.compile(str(helpers / "util.py"), cfile=str(pyc), doraise=True)  # what an import writes
+    (a, _b) = registry.verify()
+    assert a.ok, (a.changed, a.missing, a.extra)
+    registry.load_model("a", "1")
+
+    # bytecode that is not the compiled source (same header, other code) is reported, and refused
+    data = pyc.read_bytes()
+    import marshal
+
+    pyc.write_bytes(data[:16] + marshal.dumps(compile("import os\n", "util.py", "exec")))
+    (a, _b) = registry.verify()
+    assert a.extra == [pyc.relative_to(models["a"]).as_posix()]
+    with pytest.raises(IntegrityError, match="extra: code/helpers/__pycache__/"):
+        registry.load_model("a", "1")
+
+
+# -- a corrupt registry file ------------------------------------------------------------------
+
+def _corrupt(kind: str, path: Path) -> None:
+    data = path.read_bytes()
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "garbage":
+        path.write_bytes(os.urandom(len(data)))
+    elif kind == "truncated-header":
+        path.write_bytes(data[:100])
+    elif kind == "truncated-half":
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "zeroed-blocks":
+        path.write_bytes(data[:4096] + b"\0" * (len(data) - 4096))
+    elif kind == "text":
+        path.write_text("this is not a database\n")
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "truncated-header", "truncated-half", "zeroed-blocks", "text"])
+def test_corrupt_registry_file_exits_6_without_traceback(kind, models, registry, hermetic_env):
+    _corrupt(kind, registry.path)
+    before = fingerprint(hermetic_env)
+    commands = [["list"], ["tag", "set", "a", "1", "k", "v"], ["verify"], ["create"], ["--verbose", "history"]]
+    for args in commands:
+        proc = mlreg(*args)
+        assert proc.returncode == 6, (args, proc.returncode, proc.stderr)
+        if "--verbose" in args:
+            assert proc.stderr.splitlines()[-1].startswith("Error: ") and "corrupt" in proc.stderr
+        else:
+            assert_one_line_error(proc.stderr)
+            assert "corrupt" in proc.stderr or "not a valid" in proc.stderr, proc.stderr
+    assert fingerprint(hermetic_env) == before  # nothing tried to "repair" it
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "truncated-header", "truncated-half", "zeroed-blocks", "text"])
+def test_corrupt_registry_file_is_an_integrity_error_for_every_operation(kind, models, registry, hermetic_env):
+    from mlreg import model_registry
+
+    _corrupt(kind, registry.path)
+    before = fingerprint(hermetic_env)
+    operations = {
+        "list_models": lambda: registry.list_models(),
+        "get_history": lambda: registry.get_history(),
+        "get_model": lambda: registry.get_model("a", "1"),
+        "get_tags": lambda: registry.get_tags("a", "1"),
+        "set_tag": lambda: registry.set_tag("a", "1", "k", "v"),
+        "set_metric": lambda: registry.set_metric("a", "1", "m", 1),
+        "set_model_description": lambda: registry.set_model_description("a", "1", "d"),
+        "log_model": lambda: registry.log_model(SumModel(), "c", "1", signatures=SIGNATURES),
+        "delete_model": lambda: registry.delete_model("a", "1"),
+        "load_model": lambda: registry.load_model("a", "1"),
+        "verify": lambda: registry.verify(),
+        "gc": lambda: registry.gc(dry_run=True),
+        "create_model_registry": lambda: model_registry.create_model_registry(registry.session),
+    }
+    for name, op in operations.items():
+        with pytest.raises(IntegrityError, match="corrupt|not a valid"):
+            op()
+    assert fingerprint(hermetic_env) == before
