@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +11,7 @@ from mlreg import model_registry
 from tests.fixtures.models import SumModel
 
 import numpy as np
+from tests.jsoncompare import same
 
 keys = st.text(min_size=1, max_size=40).filter(lambda s: "=" not in s and not any(ord(c) < 32 or ord(c) == 127 for c in s))
 tag_values = st.text(max_size=100).filter(lambda s: "\x00" not in s)
@@ -21,16 +21,6 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10).filter(lambda s: "\x00" not in s), children, max_size=4),
     max_leaves=12,
 )
-
-
-def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,7 +10,6 @@ tests/test_security.py and the reliability tests run the installed `mlreg`.
 from __future__ import annotations
 
 import json
-import math
 import pickle
 import re
 import string
@@ -26,6 +25,7 @@ from mlreg.cli.params import parse_metric_value
 from mlreg.errors import InvalidInput
 from tests.data.harness import SIGNATURES, fingerprint, write_model_pickle, write_signatures
 from tests.fixtures.models import SumModel
+from tests.jsoncompare import same
 
 FUZZ = settings(max_examples=50, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -137,16 +137,6 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
-
-
-def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
 
 
 def _has_nul(value) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -21,6 +20,11 @@ from mlreg import MlregError, model_registry
 from mlreg.store import migrations
 from tests.data.harness import assert_one_line_error, fingerprint, mlreg
 from tests.data.make_schema_fixtures import migration_hashes, snapshot
+from tests.jsoncompare import same as _same
+
+
+def same(a, b) -> bool:
+    return _same(a, b, strict_types=False)
 
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 FIXTURES = sorted(SCHEMAS.glob("schema-*"), key=lambda p: int(p.name.split("-")[1]))
@@ -48,16 +52,6 @@ def install(fixture: Path, home: Path) -> Path:
         shutil.copyfileobj(src, dst)
     shutil.copytree(fixture / "stage", home / "stage")
     return db
-
-
-def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def check_everything_kept(registry, expected: dict) -> None:

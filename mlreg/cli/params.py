@@ -7,7 +7,7 @@ import typer
 
 from mlreg.cli import complete
 from mlreg.cli.output import Format
-from mlreg.errors import InvalidInput, UsageError
+from mlreg.errors import UsageError
 
 #: context settings of commands whose last argument is a value that may start with '-'
 #: (metric set m 1 delta -0.5): an unknown option is taken as that argument

@@ -203,8 +203,6 @@ def reader(schema: "pa.Schema", batches: Iterable["pa.RecordBatch"]) -> "pa.Reco
 
 def to_relation(schema: "pa.Schema", batches: Iterable["pa.RecordBatch"]) -> "duckdb.DuckDBPyRelation":
     """Scored batches as a relation over an in-memory table of their own."""
-    import duckdb
-
     capture = _Capture()
     con = connect()
     con.register("scored", reader(schema, capture.wrap(batches)))

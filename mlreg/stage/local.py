@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import uuid
 from pathlib import Path
 from typing import Iterable
 
 from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
+from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.package.verify import is_bytecode_cache
 from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry, sha256_file
 
@@ -28,38 +28,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _no_world_write(fd_or_path: int | str | Path, mode: int) -> None:
-    # files are created with the user's umask; a umask of 000 must still not leave a
-    # package (or the stage) writable by every local user
-    if mode & stat.S_IWOTH:
-        os.chmod(fd_or_path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
-
-
-def _mkdirs(path: Path) -> None:
-    """``mkdir -p`` that takes world-write off the directories it creates (only those)."""
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            continue
-        _no_world_write(d, d.stat().st_mode)
-
-
 def _fsync_tree(root: Path) -> None:
     for dirpath, _dirs, filenames in os.walk(root):
         for name in filenames:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
             try:
-                _no_world_write(fd, os.fstat(fd).st_mode)
+                no_world_write(fd, os.fstat(fd).st_mode)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _no_world_write(dirpath, os.stat(dirpath).st_mode)
+        no_world_write(dirpath, os.stat(dirpath).st_mode)
         _fsync_dir(Path(dirpath))
 
 
@@ -79,12 +57,12 @@ class LocalStage(Stage):
 
     def begin(self, package_id: str) -> Path:
         try:
-            _mkdirs(self.root)
+            mkdirs(self.root)
         except OSError as exc:
             raise InvalidInput(f"cannot create stage directory {self.root}: {exc.strerror}") from None
         tmp = self.root / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
-        _no_world_write(tmp, tmp.stat().st_mode)
+        no_world_write(tmp, tmp.stat().st_mode)
         return tmp
 
     def publish(self, package_id: str, local_dir: Path, files: dict[str, str]) -> None:

@@ -13,7 +13,6 @@ import os
 import random
 import re
 import socket
-import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import duckdb
 
 from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
+from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.store import migrations
 
 DEFAULT_TIMEOUT = 30.0
@@ -305,7 +305,7 @@ class Store:
         """Create the registry, or bring an older one up to date.
         Returns (created, names of the migrations applied)."""
         try:
-            _mkdirs(self.path.parent)
+            mkdirs(self.path.parent)
         except OSError as exc:
             raise MlregError(f"cannot create {self.path.parent}: {exc.strerror}") from None
         with self._flock(exclusive=True):
@@ -320,7 +320,7 @@ class Store:
             finally:
                 con.close()
             if created:
-                _no_world_write(self.path)
+                no_world_write(self.path)
             return created, applied
 
 
@@ -334,28 +334,6 @@ def _read_everything(con: duckdb.DuckDBPyConnection) -> None:
         cur = con.execute(f'SELECT * FROM "{table}"')
         while cur.fetchmany(4096):
             pass
-
-
-def _no_world_write(path: Path) -> None:
-    # created with the user's umask; a umask of 000 must still not make it world-writable
-    mode = path.stat().st_mode
-    if mode & stat.S_IWOTH:
-        os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
-
-
-def _mkdirs(path: Path) -> None:
-    """``mkdir -p`` that takes world-write off the directories it creates (only those)."""
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            continue
-        _no_world_write(d)
 
 
 def _alive(pid: int) -> bool:

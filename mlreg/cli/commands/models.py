@@ -17,7 +17,7 @@ from mlreg.cli.params import (
     parse_pairs,
     split_columns,
 )
-from mlreg.errors import InvalidInput, UsageError
+from mlreg.errors import UsageError
 from mlreg.handlers import handler_names
 
 PANEL = "Models"
