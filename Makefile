@@ -18,10 +18,27 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# Benchmarks: their own venv (mlreg + MLflow + GTO + profilers), never part of `make test`.
+# `make bench` prints the full table; `make bench-quick` reduced sizes in under 3 minutes.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py --output $(BENCH_VENV)/bench.md --json-output $(BENCH_VENV)/bench.json
+
+bench-quick: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py --quick --output $(BENCH_VENV)/bench-quick.md
 
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_docs.py

@@ -1,0 +1,68 @@
+"""Workload 1: cold start of a fresh process.
+
+`mlreg --help` against its floor `python -c "import typer"` (goal <= 1.2x), and
+`mlreg list` on a registry of 1,000 versions against `python -c "import typer, duckdb"`
+(goal <= 1.3x). Peers: `mlflow --help`, `gto --help`; for the listing, MLflow's
+`search_model_versions` on the same 1,000 versions in a fresh process (full mode).
+All commands run alternately in the same rounds.
+"""
+
+from __future__ import annotations
+
+from harness import (BENCH_PYTHON, bin_path, emit, fig, info, main_args, peer, ratio, row, scratch, slow_cases,
+                     time_commands)
+
+import common
+
+
+def main() -> None:
+    args = main_args(__doc__.splitlines()[0])
+    tmp = scratch(args, "cold")
+    home = tmp / "reg"
+    info("cold start: bulk-loading 1,000 versions (10 models x 100) ...")
+    common.bulk_load_mlreg(home, 10, 100)
+    env = common.mlreg_env(home)
+    mlreg = bin_path("mlreg")
+    py = BENCH_PYTHON
+    commands = {
+        "floor: import typer": [py, "-c", "import typer"],
+        "mlreg --help": [mlreg, "--help"],
+        "gto --help": [bin_path("gto"), "--help"],
+        "mlflow --help": [bin_path("mlflow"), "--help"],
+        "floor: import typer, duckdb": [py, "-c", "import typer, duckdb"],
+        "mlreg list": [mlreg, "list"],
+    }
+    if not args.quick:
+        db = tmp / "mlflow.db"
+        info("cold start: bulk-loading the same 1,000 versions into MLflow (SQLite) ...")
+        common.bulk_load_mlflow(db, 10, 100)
+        commands["mlflow search_model_versions"] = [
+            py, "-c",
+            "import sys; from mlflow import MlflowClient; u=sys.argv[1]; c=MlflowClient(u, u); "
+            "vs=c.search_model_versions(max_results=10000); print(len(vs))",
+            common.mlflow_uri(db),
+        ]
+    info("cold start: timing fresh processes, alternating ...")
+    t = time_commands(commands, runs=args.runs, warmup=args.warmup, env=env, cwd=tmp,
+                      slow=slow_cases(args, "mlflow --help"))
+    f = {k: fig(v) for k, v in t.items()}
+
+    r1 = ratio(f["mlreg --help"], f["floor: import typer"])
+    r2 = ratio(f["mlreg list"], f["floor: import typer, duckdb"])
+    rows = [
+        row("1. Cold start: `mlreg --help`", f["mlreg --help"], f["floor: import typer"], "`import typer`",
+            [peer("`mlflow --help`", f["mlflow --help"]), peer("`gto --help`", f["gto --help"])],
+            goal="≤ 1.2× floor", passed=r1 <= 1.2,
+            note=None if r1 <= 1.2 else f"{r1:.2f}× the floor: {(r1 - 1.2) * f['floor: import typer']['median'] * 1000:.0f} ms over the goal"),
+        row("1. Cold start: `mlreg list`, 1,000 versions", f["mlreg list"], f["floor: import typer, duckdb"],
+            "`import typer, duckdb`",
+            [peer("MLflow `search_model_versions` (fresh process)", f["mlflow search_model_versions"])]
+            if "mlflow search_model_versions" in f else [],
+            goal="≤ 1.3× floor", passed=r2 <= 1.3,
+            note=None if r2 <= 1.3 else f"{r2:.2f}× the floor: {(r2 - 1.3) * f['floor: import typer, duckdb']['median'] * 1000:.0f} ms over the goal"),
+    ]
+    emit(rows, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Workload 3: in-process metadata writes per second, single process.
+
+mlreg: `ModelRegistry.set_tag` and `set_metric` on one model version (each is one locked,
+durable transaction: flock, open, insert the event, commit, close). Peer: MLflow's
+`MlflowClient.set_model_version_tag` on a SQLite registry. Floor: DuckDB itself doing
+the same durable unit of work per call (open the file, insert one row, close).
+Goal: mlreg's rate >= 2x MLflow's.
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+from harness import alternate, emit, fig, info, main_args, peer, row, scratch, speedup
+
+import common
+
+
+def main() -> None:
+    args = main_args(__doc__.splitlines()[0])
+    n = 20 if args.quick else 200
+    tmp = scratch(args, "meta")
+    reg = common.mlreg_registry(tmp / "reg")
+    reg.log_model(common.TinyModel(), "m", "1", sample_input_data=common.sample_records())
+    client = common.mlflow_client(tmp / "mlflow.db")
+    client.create_registered_model("m")
+    mv = client.create_model_version("m", source=str(tmp / "src"))
+    floor_db = str(tmp / "floor.duckdb")
+    con = duckdb.connect(floor_db)
+    con.execute("CREATE TABLE events (id BIGINT, k VARCHAR, v VARCHAR)")
+    con.close()
+    seq = iter(range(10**9))
+
+    def rate(op) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            op(next(seq))
+        return n / (time.perf_counter() - t0)
+
+    def floor_op(i: int) -> None:
+        c = duckdb.connect(floor_db)
+        c.execute("INSERT INTO events VALUES (?, ?, ?)", [i, "stage", f"s{i}"])
+        c.close()
+
+    cases = {
+        "floor": lambda: rate(floor_op),
+        "set_tag": lambda: rate(lambda i: reg.set_tag("m", "1", "stage", f"s{i}")),
+        "set_metric": lambda: rate(lambda i: reg.set_metric("m", "1", "accuracy", i / 1e9)),
+        "mlflow": lambda: rate(lambda i: client.set_model_version_tag("m", mv.version, "stage", f"s{i}")),
+    }
+    info(f"metadata: {n} writes per run, alternating ...")
+    t = alternate(cases, runs=args.runs, warmup=args.warmup)
+    f = {k: fig(v, unit="writes/s", better="higher") for k, v in t.items()}
+    rows = []
+    for name, label in (("set_tag", "`set_tag`"), ("set_metric", "`set_metric`")):
+        s = speedup(f[name], f["mlflow"])
+        rows.append(row(
+            f"3. In-process metadata writes: {label}", f[name], f["floor"], "DuckDB open+insert+close",
+            [peer("MLflow `set_model_version_tag` (SQLite)", f["mlflow"])],
+            goal="≥ 2× MLflow's rate", passed=s >= 2,
+            note=None if s >= 2 else f"{s:.2f}× MLflow's rate; the goal needs {2 * f['mlflow']['median']:.0f}/s",
+        ))
+    emit(rows, args)
+
+
+if __name__ == "__main__":
+    main()
