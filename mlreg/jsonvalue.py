@@ -28,6 +28,8 @@ def _plain(value: Any, path: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidInput(f"metric keys must be strings; {path} has key {k!r}")
+            if "\x00" in k:
+                raise InvalidInput(f"metric value at {path} has a key containing a NUL character")
             out[k] = _plain(v, f"{path}.{k}")
         return out
     if isinstance(value, (list, tuple)):

@@ -304,3 +304,13 @@ def test_import_mlreg_is_light():
     code = "import sys, mlreg; from mlreg import model_registry; print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'sklearn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_nul_in_a_metric_key_is_refused_and_changes_nothing(registry):
+    # found by hypothesis in CI: NUL was refused in values but accepted in nested keys
+    log(registry)
+    before = registry.path.read_bytes()
+    for value in ({"\x00": None}, {"a": {"b\x00": 1}}, [{"\x00": 1}]):
+        with pytest.raises(InvalidInput, match="NUL character"):
+            registry.set_metric("my_model", "101", "m", value)
+    assert registry.path.read_bytes() == before
