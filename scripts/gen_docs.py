@@ -155,7 +155,8 @@ def short(cmd: Any) -> str:
 def metavar(param: Any, ctx: Any) -> str:
     if param.metavar:
         return param.metavar
-    choices = getattr(getattr(param, "type_descriptor", None), "choices", None)
+    choices = (getattr(getattr(param, "type_descriptor", None), "choices", None)  # typer 0.29
+               or getattr(getattr(param, "type", None), "choices", None))  # a click Choice
     if choices:
         return "|".join(str(getattr(c, "value", c)) for c in choices)
     return param.name.upper()
