@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -215,10 +216,18 @@ def test_list_bad_sql_exits_2(cli, logged, option, value):
     assert run.stderr.startswith(f"Error: invalid {option} expression: ") and run.stderr.count("\n") == 1
 
 
-def test_list_where_cannot_change_the_registry(cli, logged):
-    run = cli("list", "--where", "(SELECT count(*) FROM models) > 0")
-    assert run.exit_code == 2
+def test_list_where_runs_on_a_read_only_copy(cli, logged):
+    # --where is an expression over a private read-only copy: a subquery may read the
+    # registry's tables, nothing can write, and no copy is left behind
+    import tempfile
+
+    before = set(os.listdir(tempfile.gettempdir()))
+    run = cli("list", "--where", "(SELECT count(*) FROM models) > 0", "--format", "csv")
+    assert run.exit_code == 0 and run.stdout.count("\n") == 2
+    run = cli("list", "--where", "NAME = (INSERT INTO models DEFAULT VALUES)")
+    assert run.exit_code == 2 and run.stderr.startswith("Error: invalid --where expression: ")
     assert cli("list", "--format", "csv").stdout.count("\n") == 2
+    assert not {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("mlreg-snapshot-")}
 
 
 def test_list_negative_limit_is_usage_error(cli, logged):

@@ -43,8 +43,8 @@ def _quietly(fetch: Callable[[typer.Context], list[str]]) -> Callable[[typer.Con
 def model_names(ctx: typer.Context) -> list[str]:
     from mlreg.cli import query
 
-    rel = query.filter_models(_state(ctx).registry().list_models(), columns=["NAME"])
-    return [str(row[0]) for row in rel.fetchall()]
+    with _state(ctx).registry().models_in_place() as models:
+        return [str(row[0]) for row in query.filter_models(models, columns=["NAME"]).fetchall()]
 
 
 @_quietly
@@ -54,8 +54,8 @@ def model_versions(ctx: typer.Context) -> list[str]:
     name = ctx.params.get("name")
     if not name:
         return []
-    rel = query.filter_models(_state(ctx).registry().list_models(), name=name, columns=["VERSION"])
-    return [str(row[0]) for row in rel.fetchall()]
+    with _state(ctx).registry().models_in_place() as models:
+        return [str(row[0]) for row in query.filter_models(models, name=name, columns=["VERSION"]).fetchall()]
 
 
 @_quietly

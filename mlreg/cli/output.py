@@ -48,13 +48,24 @@ class Table:
     columns: list[str]
     rows: list[tuple[Any, ...]]
     json_columns: frozenset[str] = field(default_factory=frozenset)
+    #: the JSON cells are compact JSON text already (DuckDB minified them)
+    json_compact: bool = False
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def table_from_relation(rel: Any) -> Table:
-    """Materialize a DuckDB relation (rows as plain Python values, no numpy/pandas)."""
+    """Materialize a DuckDB relation (rows as plain Python values, no numpy/pandas);
+    JSON columns come back minified by DuckDB, ready to be written as they are."""
     columns = list(rel.columns)
     json_columns = frozenset(c for c, t in zip(columns, rel.types) if str(t) == "JSON")
-    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns)
+    compact = bool(json_columns) and len(set(columns)) == len(columns)
+    if compact:
+        rel = rel.select(", ".join(f"json({_quoted(c)}) AS {_quoted(c)}" if c in json_columns else _quoted(c)
+                                   for c in columns))
+    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns, compact)
 
 
 def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
@@ -88,6 +99,28 @@ def jsonable(value: Any, is_json_text: bool = False) -> Any:
     return str(value)
 
 
+def json_fragment(value: Any, is_json_text: bool = False, compact: bool = False) -> str:
+    """A cell as compact JSON text; JSON text that already is (minified by DuckDB) as it is.
+    The common cells take a short way (this runs for every cell of a listing)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        if is_json_text:
+            if compact:
+                return value
+        else:
+            return _encode_string(value)
+    elif isinstance(value, datetime):
+        return '"' + _iso(value) + '"'
+    return dump_json(jsonable(value, is_json_text))
+
+
+def _encode_string(text: str) -> str:
+    from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is
+
+    return encode_basestring(text)
+
+
 def dump_json(value: Any, indent: int | None = None) -> str:
     import json
 
@@ -95,10 +128,12 @@ def dump_json(value: Any, indent: int | None = None) -> str:
                       separators=None if indent else (",", ":"))
 
 
-def text_cell(value: Any, is_json_text: bool = False, table: bool = False) -> str:
-    """A cell as text for table/csv/tsv/markdown output."""
+def text_cell(value: Any, is_json_text: bool = False, table: bool = False, compact: bool = False) -> str:
+    """A cell as text for table/csv/tsv/markdown output (JSON as compact JSON text)."""
     if value is None:
         return ""
+    if isinstance(value, str) and (not is_json_text or compact):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -165,13 +200,22 @@ class Output:
     def table(self, data: Table, fmt: Format) -> None:
         cols, jcols = data.columns, data.json_columns
         if fmt in (Format.json, Format.jsonl):
-            objs = [{c: jsonable(v, c in jcols) for c, v in zip(cols, row)} for row in data.rows]
-            if fmt is Format.json:
-                self._write(dump_json(objs, indent=2) + "\n")
+            # composed as text: JSON cells go in as the JSON text they are (no parse and
+            # re-encode), everything else through the C encoder
+            keys = [dump_json(c) + ":" for c in cols]
+            flags = [c in jcols for c in cols]
+            compact = data.json_compact
+            objs = ("{" + ",".join(k + json_fragment(v, j, compact) for k, j, v in zip(keys, flags, row)) + "}"
+                    for row in data.rows)
+            if fmt is Format.jsonl:
+                self.lines(objs)
+            elif data.rows:
+                self._write("[\n  " + ",\n  ".join(objs) + "\n]\n")
             else:
-                self.lines(dump_json(o) for o in objs)
+                self._write("[]\n")
             return
-        text_rows = [[text_cell(v, c in jcols, fmt is Format.table) for c, v in zip(cols, row)]
+        is_table, compact = fmt is Format.table, data.json_compact
+        text_rows = [[text_cell(v, c in jcols, is_table, compact) for c, v in zip(cols, row)]
                      for row in data.rows]
         if fmt in (Format.csv, Format.tsv):
             import csv

@@ -12,6 +12,7 @@ from typing import Any
 from mlreg import jsonvalue
 from mlreg.errors import NotFound
 from mlreg.names import validate_key, validate_tag_value
+from mlreg.store import attributes
 
 TAG, METRIC, DESCRIPTION = "TAG", "METRIC", "DESCRIPTION"
 
@@ -101,30 +102,16 @@ class MetadataMixin:
         self._drop_attribute(model_name, model_version, METRIC, metric_name, "metric")
 
     # -- writing ----------------------------------------------------------------------------
-    def _current(self, con: Any, model_id: str, attribute: str, key: str) -> str | None:
-        row = con.execute(
-            "SELECT value FROM current_attributes WHERE model_id = ? AND attribute_name = ? AND key = ?",
-            [model_id, attribute, key],
-        ).fetchone()
-        return row[0] if row else None
-
     def _set_attribute(self, model_name: str, model_version: str, attribute: str, key: str, value: str) -> None:
         with self._store.write() as con:
             row = self._model_row(con, model_name, model_version)
-            old = self._current(con, row.id, attribute, key)
-            self._record(con, row, "SET", attribute, key, old, value)
+            values = attributes.current(con, row.id, attribute)
+            self._record(con, row, "SET", attribute, key, values.get(key), value, values)
 
     def _drop_attribute(self, model_name: str, model_version: str, attribute: str, key: str, what: str) -> None:
         with self._store.write() as con:
             row = self._model_row(con, model_name, model_version)
-            old = self._current(con, row.id, attribute, key)
-            if old is None:
-                present = {
-                    k: None
-                    for (k,) in con.execute(
-                        "SELECT key FROM current_attributes WHERE model_id = ? AND attribute_name = ?",
-                        [row.id, attribute],
-                    ).fetchall()
-                }
-                raise self._missing(model_name, model_version, what, key, present)
-            self._record(con, row, "DROP", attribute, key, old, None)
+            values = attributes.current(con, row.id, attribute)
+            if key not in values:
+                raise self._missing(model_name, model_version, what, key, values)
+            self._record(con, row, "DROP", attribute, key, values[key], None, values)

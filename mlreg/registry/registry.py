@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sys
-import uuid
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import duckdb
 
-from mlreg import _faults, context, handlers
+from mlreg import _faults, jsonvalue
 from mlreg.errors import AlreadyExists, InvalidInput, MlregError, NotFound
 from mlreg.names import validate_key, validate_name, validate_tag_value
-from mlreg.package.verify import compare, verify_dir
-from mlreg.registry import logging as logpkg
 from mlreg.registry.deployments import DeploymentsMixin, _from_row, _SELECT
+from mlreg.registry.maintenance import MaintenanceMixin, VerifyResult
 from mlreg.registry.metadata import MetadataMixin
+from mlreg.registry.rows import ModelRow
 from mlreg.session import Session
-from mlreg.stage import Stage, StageEntry, open_stage
-from mlreg.store import Store
-from mlreg import jsonvalue
+from mlreg.stage import Stage, open_stage
+from mlreg.store import Store, attributes
+
+# Imported where used, so that listing and metadata commands never load the packaging,
+# model-handler or environment code: mlreg.registry.logging, mlreg.handlers,
+# mlreg.context, mlreg.package.verify.
+
+__all__ = ["DEFAULT_DATABASE", "EnvironmentWarning", "ModelRegistry", "ModelRow", "VerifyResult"]
 
 DEFAULT_DATABASE = "MODEL_REGISTRY"
 
@@ -35,33 +36,11 @@ class EnvironmentWarning(UserWarning):
     """The current environment differs from the one a model was logged in."""
 
 
-@dataclass(frozen=True)
-class ModelRow:
-    id: str
-    name: str
-    version: str
-    type: str
-    uri: str
-    manifest: dict[str, Any]
-    files: dict[str, str]
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    id: str
-    name: str
-    version: str
-    ok: bool
-    changed: list[str]
-    missing: list[str]
-    extra: list[str]
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class ModelRegistry(MetadataMixin, DeploymentsMixin):
+class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
     """A registry: one DuckDB file ``<home>/<database_name>.duckdb`` and its stage."""
 
     def __init__(
@@ -155,54 +134,16 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         key: str | None,
         old: str | None,
         new: str | None,
+        values: dict[str, str] | None = None,
     ) -> None:
-        con.execute(
+        """Append one event, and bring the current values up to date with it (``values``:
+        the current values of that attribute, when the caller has read them)."""
+        event_id = con.execute(
             "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
-            " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
             [self._clock(), row.id, row.name, row.version, self._session.role, operation, attribute, key, old, new],
-        )
-
-    @contextmanager
-    def _inflight(self, model_id: str) -> Iterator[None]:
-        """Mark a package as being logged so a concurrent `gc` leaves it alone."""
-        directory = self._store.path.parent / ".inflight"
-        if not directory.is_dir():
-            directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-        path = directory / f"{model_id}.lock"
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # `gc` unlinks stale lock files while holding their lock: make sure ours is
-            # still the file at that path, else a concurrent gc could not see it
-            try:
-                if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
-        try:
-            yield
-        finally:
-            try:
-                path.unlink()
-            except OSError:
-                pass
-            os.close(fd)
-
-    def _is_inflight(self, name: str) -> bool:
-        model_id = name.removeprefix(".tmp-").split("-", 1)[0] if name.startswith(".tmp-") else name
-        path = self._store.path.parent / ".inflight" / f"{model_id}.lock"
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        ).fetchall()[0][0]
+        attributes.apply(con, row.id, operation, attribute, key, new, event_id, values)
 
     # -- logging ---------------------------------------------------------------------------
     def log_model(
@@ -225,6 +166,10 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         All or nothing: a failure at any point leaves the model unregistered (at most an
         orphan package on the stage, which `gc` removes). Returns the new model's ID.
         """
+        import uuid
+
+        from mlreg.registry import logging as logpkg
+
         validate_name(model_name, "model name")
         validate_name(model_version, "model version")
         if description is not None and not isinstance(description, str):
@@ -284,6 +229,8 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
             )
 
     def _commit_log(self, model_id, model_name, model_version, built, description, tags, metrics) -> None:
+        from mlreg import context
+
         role = self._session.role
         ctx = context.creation_context(role)
         sigs = built.manifest["signatures"]
@@ -293,24 +240,50 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         with self._store.write() as con:
             self.check_new_version(model_name, model_version, con)
             con.execute(
-                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO models (id, name, version, type, uri, creation_time, creation_role, creation_context,"
+                " creation_environment_spec, input_spec, output_spec, manifest, files)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model_id, model_name, model_version, built.type_name, uri, self._clock(), role,
                  json.dumps(ctx), json.dumps(built.environment), json.dumps(inputs), json.dumps(outputs),
                  json.dumps(built.manifest, allow_nan=True), json.dumps(built.files)],
             )
-            row = ModelRow(model_id, model_name, model_version, built.type_name, uri, built.manifest, built.files)
-            self._record(con, row, "SET", "REGISTRATION", None, None, json.dumps({"type": built.type_name, "uri": uri}))
+            # the registration and its description, tags and metrics: a handful of statements
+            events = [("REGISTRATION", None, json.dumps({"type": built.type_name, "uri": uri}))]
             if description is not None:
-                self._record(con, row, "SET", "DESCRIPTION", "", None, json.dumps(description))
-            for k, v in tags.items():
-                self._record(con, row, "SET", "TAG", k, None, json.dumps(v, ensure_ascii=False))
-            for k, v in metrics.items():
-                self._record(con, row, "SET", "METRIC", k, None, v)
+                events.append(("DESCRIPTION", "", json.dumps(description)))
+            events += [("TAG", k, json.dumps(v, ensure_ascii=False)) for k, v in tags.items()]
+            events += [("METRIC", k, v) for k, v in metrics.items()]
+            now = self._clock()
+            placeholders = ", ".join(["(?, ?, ?, ?, ?, 'SET', ?, ?, NULL, ?)"] * len(events))
+            values = [x for attribute, key, value in events
+                      for x in (now, model_id, model_name, model_version, role, attribute, key, value)]
+            ids = con.execute(
+                "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
+                f" attribute_name, key, old_value, new_value) VALUES {placeholders} RETURNING event_id, attribute_name, key",
+                values,
+            ).fetchall()
+            event_ids = {(attribute, key): event_id for event_id, attribute, key in ids}
+            attributes.register(con, model_id, [(a, k, v, event_ids[(a, k)]) for a, k, v in events[1:]])
 
     # -- listing and history ------------------------------------------------------------------
     def list_models(self) -> duckdb.DuckDBPyRelation:
-        """Every model version as a DuckDB relation (an in-memory copy: it holds no lock)."""
-        return self._store.snapshot("SELECT * FROM model_list ORDER BY CREATION_TIME, ID")
+        """Every model version, in registration order (oldest first), as a DuckDB relation
+        over a private copy of the registry: it holds no lock."""
+        return self._store.snapshot("SELECT * FROM model_list")
+
+    @contextmanager
+    def models_in_place(self) -> Iterator[duckdb.DuckDBPyRelation]:
+        """``list_models()`` read in place for one with-block, without copying the registry:
+        faster for a single query fetched inside the block (what the command line does).
+        It holds a shared lock until the block ends; the relation is unusable after it."""
+        with self._store.in_place("SELECT * FROM model_list") as rel:
+            yield rel
+
+    @contextmanager
+    def history_in_place(self) -> Iterator[duckdb.DuckDBPyRelation]:
+        """``get_history()`` read in place for one with-block (see :meth:`models_in_place`)."""
+        with self._store.in_place("SELECT * FROM history ORDER BY EVENT_ID") as rel:
+            yield rel
 
     def get_history(self) -> duckdb.DuckDBPyRelation:
         """Every change to the registry, in order, as a DuckDB relation."""
@@ -324,33 +297,19 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
     # -- loading --------------------------------------------------------------------------------
     def package_dir(self, model_name: str, model_version: str) -> tuple[ModelRow, Path]:
         """A local directory holding the model's package, verified against its checksums."""
+        from mlreg.package.verify import verify_dir
+
         row = self.get_model(model_name, model_version)
         path = self.stage.local_dir(row.id, row.files)
         verify_dir(path, row.files, f"{model_name}/{model_version}")
         return row, path
 
-    def export_package(self, model_name: str, model_version: str, dest: str | Path) -> ModelRow:
-        """Write the model's package (its recorded files only), verified, to ``dest`` (a new
-        or empty directory). Nothing is unpickled."""
-        import shutil
-
-        dest = Path(dest)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise InvalidInput(f"output directory {dest} exists and is not empty")
-        row, package = self.package_dir(model_name, model_version)
-        try:
-            for rel in sorted(row.files):
-                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(package / rel, dest / rel)
-        except OSError as exc:
-            raise InvalidInput(f"cannot write {dest}: {exc.strerror or exc}") from None
-        verify_dir(dest, row.files, f"{model_name}/{model_version}")  # the copy, as written
-        return row
-
     def load_model(self, model_name: str, model_version: str) -> Any:
         """Verify the package, put its code paths on sys.path, warn about environment
         differences, and return the original Python object. Unpickling runs code from the
         package: load models only from registries you trust."""
+        from mlreg import context, handlers
+
         row, path = self.package_dir(model_name, model_version)
         manifest = row.manifest
         code_root = str(path / "code")
@@ -388,56 +347,3 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin):
         _faults.checkpoint("delete:stage")
         if delete_artifact:
             self.stage.delete(row.id)
-
-    def gc(self, dry_run: bool = False) -> list[StageEntry]:
-        """Remove stage entries that no registry entry references (orphans of crashed or
-        failed logs, packages kept by ``delete_artifact=False``). Returns what was (or, with
-        ``dry_run``, would be) removed."""
-        # Order matters against a concurrent log: an entry found not in flight is either
-        # abandoned or already committed, so the registry must be read *after* the
-        # in-flight checks (a log holds its in-flight lock until its commit is done).
-        candidates = [e for e in self.stage.entries() if not self._is_inflight(e.name)]
-        referenced = {r[0] for r in self._store.query("SELECT id FROM models")}
-        removed = [e for e in candidates if e.temporary or e.name not in referenced]
-        if not dry_run:
-            for entry in removed:
-                self.stage.delete_entry(entry)
-            self._remove_stale_inflight()
-        return removed
-
-    def _remove_stale_inflight(self) -> None:
-        """Delete the in-flight lock files that crashed logs left behind (no one holds them)."""
-        directory = self._store.path.parent / ".inflight"
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            return
-        for name in names:
-            path = directory / name
-            try:
-                fd = os.open(path, os.O_RDWR)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                path.unlink()  # unlinked while locked: see _inflight
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-
-    def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
-        """Check packages against their recorded sha256: changed, missing and extra files."""
-        if model_name is not None and model_version is not None:
-            rows = [self.get_model(model_name, model_version)]
-        else:
-            with self._store.read() as con:
-                rows = [
-                    ModelRow(r[0], r[1], r[2], r[3], r[4], {}, json.loads(r[5]))
-                    for r in con.execute("SELECT id, name, version, type, uri, files FROM models ORDER BY name, version").fetchall()
-                ]
-        results = []
-        for row in rows:
-            report = compare(row.files, self.stage.hashes(row.id))
-            results.append(VerifyResult(row.id, row.name, row.version, report.ok, report.changed, report.missing, report.extra))
-        return results

@@ -124,9 +124,67 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m002_current_attributes(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep the current description, tags and metrics, written with each event (see
+    mlreg/store/attributes.py), instead of aggregating every event on each read; the
+    listing becomes a scan of one table (registration order, no join, no sort)."""
+    from mlreg.store import attributes
+
+    con.execute(
+        """
+        CREATE TABLE attributes (
+            model_id VARCHAR NOT NULL,
+            attribute_name VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value JSON NOT NULL,
+            event_id BIGINT NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE listing (
+            id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            type VARCHAR NOT NULL,
+            uri VARCHAR NOT NULL,
+            creation_time TIMESTAMPTZ NOT NULL,
+            creation_role VARCHAR NOT NULL,
+            creation_context JSON,
+            creation_environment_spec JSON,
+            input_spec JSON,
+            output_spec JSON,
+            description VARCHAR,
+            tags JSON,
+            metrics JSON
+        )
+        """
+    )
+    attributes.rebuild(con)
+    con.execute(
+        "CREATE OR REPLACE VIEW current_attributes AS SELECT model_id, attribute_name, key, value FROM attributes"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW model_list AS
+        SELECT id AS ID, name AS NAME, version AS VERSION, type AS TYPE, uri AS URI,
+               creation_time AS CREATION_TIME, creation_role AS CREATION_ROLE,
+               creation_context AS CREATION_CONTEXT,
+               creation_environment_spec AS CREATION_ENVIRONMENT_SPEC,
+               description AS DESCRIPTION,
+               coalesce(tags, '{}'::JSON) AS TAGS,
+               coalesce(metrics, '{}'::JSON) AS METRICS,
+               input_spec AS INPUT_SPEC, output_spec AS OUTPUT_SPEC
+        FROM listing
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
+    ("m002_current_attributes", m002_current_attributes),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -147,17 +205,13 @@ def _ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 def current_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> tuple[int, str | None]:
     """(schema version, mlreg version that applied it); (0, None) for a blank file."""
     prefix = f"{catalog}." if catalog else ""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-        + (" AND database_name = ?" if catalog else ""),
-        [catalog] if catalog else [],
-    ).fetchone()[0]
-    if not exists:
-        return 0, None
-    row = con.execute(
-        f"SELECT version, mlreg_version FROM {prefix}schema_migrations ORDER BY version DESC LIMIT 1"
-    ).fetchone()
-    return (row[0], row[1]) if row else (0, None)
+    try:
+        rows = con.execute(
+            f"SELECT version, mlreg_version FROM {prefix}schema_migrations ORDER BY version DESC LIMIT 1"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return 0, None  # no such table: a DuckDB file that is not a registry (yet)
+    return (rows[0][0], rows[0][1]) if rows else (0, None)
 
 
 def _refuse_newer(version: int, by: str | None, path: Path) -> None:

@@ -30,10 +30,11 @@ def history(
 
     state = get_state(ctx)
     which = name_and_version(name, version)
-    rel = query.model_history(state.registry().get_history(), name, version, limit)
-    if fmt not in (Format.json, Format.jsonl):
-        rel = query.select_columns(rel, query.HISTORY_COLUMNS)
-    table = query.fetch(rel)
+    with state.registry().history_in_place() as history:  # filtered where it lies: no copy
+        rel = query.model_history(history, name, version, limit)
+        if fmt not in (Format.json, Format.jsonl):
+            rel = query.select_columns(rel, query.HISTORY_COLUMNS)
+        table = query.fetch(rel)
     if which and not table.rows and limit != 0:
         raise NotFound(f"The model {name}/{version} has no history in the current registry.")
     state.out.table(table, fmt)

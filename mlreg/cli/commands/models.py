@@ -139,9 +139,12 @@ def list_(
     wanted = split_columns(columns) if columns else None
     if wanted is None and fmt not in (Format.json, Format.jsonl):
         wanted = query.LIST_COLUMNS
-    rel = query.filter_models(state.registry().list_models(), name=name, tags=parse_pairs(tag, "--tag"),
-                              where=where, order_by=order_by, limit=limit, columns=wanted)
-    state.out.table(query.fetch(rel), fmt)
+    tags = parse_pairs(tag, "--tag")
+    with state.registry().models_in_place() as models:  # filtered where it lies: no copy
+        rel = query.filter_models(models, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
+                                  columns=wanted)
+        table = query.fetch(rel)
+    state.out.table(table, fmt)
 
 
 @funnel
