@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from mlreg import handlers
 from mlreg.errors import InvalidInput
-from tests.fixtures.models import assert_tables_equal, predict_in_fresh_process, save_package, tabular_data
+from tests.fixtures.models import assert_saved_case, save_and_predict_fresh, save_package, tabular_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
@@ -95,30 +94,13 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("torch")
-    built, jobs = {}, []
-    for key, (build, _methods, _fmt) in CASES.items():
-        model, sample, hold = build()
-        handler = handlers.detect(model)
-        methods = handler.target_methods(model)
-        sigs = handler.infer_signatures(model, methods, sample)
-        info = save_package(handler, model, root / key)
-        expected = {m: handler.predict_table(model, m, hold, sigs[m]) for m in sigs}
-        built[key] = {"handler": handler, "model": model, "methods": methods, "sigs": sigs, "info": info, "expected": expected}
-        jobs.append({"key": key, "type": "pytorch", "dir": root / key, "info": info, "signatures": sigs, "data": hold})
-    return built, predict_in_fresh_process(jobs, root / "fresh")
+    return save_and_predict_fresh({key: case[0] for key, case in CASES.items()}, tmp_path_factory.mktemp("torch"))
 
 
 @pytest.mark.parametrize("key", CASES)
 def test_fresh_process_predicts_the_same(saved, key):
-    built, fresh = saved
     _build, methods, fmt = CASES[key]
-    assert built[key]["handler"].type_name == "pytorch"
-    assert built[key]["methods"] == methods
-    assert built[key]["info"]["format"] == fmt
-    for method, table in built[key]["expected"].items():
-        assert len(table) == 30
-        assert_tables_equal(fresh[key]["tables"][method], table)
+    assert_saved_case(saved, key, "pytorch", methods, fmt, rows=30)
 
 
 def test_signatures(saved):
@@ -139,6 +121,15 @@ def test_signatures(saved):
     assert fresh["torchscript_numpy"]["class"] == "torch.jit._script.RecursiveScriptModule"
     assert fresh["exported"]["class"] == "torch.export.exported_program.ExportedProgram"
     assert built["exported"]["sigs"]["forward"].to_dict() == built["module"]["sigs"]["forward"].to_dict()
+
+
+def test_dict_sample_names_the_features(saved):
+    """A dict of arrays is tabular data, as for TensorFlow: one named feature per key."""
+    b = saved[0]["local_dataframe"]
+    _, X = _tensors()
+    sample = {name: X[name].to_numpy()[:10] for name in X.columns}
+    sigs = b["handler"].infer_signatures(b["model"], ["forward"], sample)
+    assert [(f.name, f.dtype.value) for f in sigs["forward"].inputs] == [("a", "DOUBLE"), ("b", "DOUBLE"), ("c", "INT64")]
 
 
 def test_loaded_module_is_in_eval_mode(saved, tmp_path):

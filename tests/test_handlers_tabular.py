@@ -11,7 +11,7 @@ import pytest
 
 from mlreg import handlers
 from mlreg.errors import InvalidInput
-from tests.fixtures.models import assert_tables_equal, predict_in_fresh_process, save_package, tabular_data
+from tests.fixtures.models import assert_tables_equal, save_and_predict_fresh, save_package, tabular_data
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -129,22 +129,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tabular")
-    built, jobs = {}, []
-    for key, (build, _type, _methods, _fmt) in CASES.items():
-        model, sample, hold = build()
-        handler = handlers.detect(model)
-        methods = handler.target_methods(model)
-        if sample is None:
-            sigs = handler.native_signatures(model)
-        else:
-            sigs = handler.infer_signatures(model, methods, sample)
-        info = save_package(handler, model, root / key)
-        expected = {m: handler.predict_table(model, m, hold, sigs[m]) for m in sigs}
-        built[key] = {"handler": handler, "model": model, "methods": methods, "sigs": sigs, "info": info, "expected": expected}
-        params = ["n_estimators", "max_depth"] if key == "xgb_classifier" else None
-        jobs.append({"key": key, "type": handler.type_name, "dir": root / key, "info": info, "signatures": sigs, "data": hold, "params": params})
-    return built, predict_in_fresh_process(jobs, root / "fresh")
+    builders = {key: case[0] for key, case in CASES.items()}
+    return save_and_predict_fresh(builders, tmp_path_factory.mktemp("tabular"), params={"xgb_classifier": ["n_estimators", "max_depth"]})
 
 
 @pytest.mark.parametrize("key", CASES)

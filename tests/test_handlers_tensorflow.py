@@ -15,7 +15,7 @@ import tensorflow as tf  # noqa: E402
 
 from mlreg import handlers, model_signature  # noqa: E402
 from mlreg.errors import InvalidInput  # noqa: E402
-from tests.fixtures.models import assert_tables_equal, predict_in_fresh_process, save_package, tabular_data  # noqa: E402
+from tests.fixtures.models import assert_saved_case, assert_tables_equal, save_and_predict_fresh, save_package, tabular_data  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -80,30 +80,13 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tf")
-    built, jobs = {}, []
-    for key, (build, _methods, _fmt) in CASES.items():
-        model, sample, hold = build()
-        handler = handlers.detect(model)
-        methods = handler.target_methods(model)
-        sigs = handler.infer_signatures(model, methods, sample)
-        info = save_package(handler, model, root / key)
-        expected = {m: handler.predict_table(model, m, hold, sigs[m]) for m in sigs}
-        built[key] = {"handler": handler, "model": model, "methods": methods, "sigs": sigs, "info": info, "expected": expected}
-        jobs.append({"key": key, "type": "tensorflow", "dir": root / key, "info": info, "signatures": sigs, "data": hold})
-    return built, predict_in_fresh_process(jobs, root / "fresh")
+    return save_and_predict_fresh({key: case[0] for key, case in CASES.items()}, tmp_path_factory.mktemp("tf"))
 
 
 @pytest.mark.parametrize("key", CASES)
 def test_fresh_process_predicts_the_same(saved, key):
-    built, fresh = saved
     _build, methods, fmt = CASES[key]
-    assert built[key]["handler"].type_name == "tensorflow"
-    assert built[key]["methods"] == methods
-    assert built[key]["info"]["format"] == fmt
-    for method, table in built[key]["expected"].items():
-        assert len(table) == 30  # more rows than the 10 the tf.function was traced with
-        assert_tables_equal(fresh[key]["tables"][method], table)
+    assert_saved_case(saved, key, "tensorflow", methods, fmt, rows=30)  # more rows than the tf.function was traced with
 
 
 def test_signatures(saved):

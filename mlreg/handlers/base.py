@@ -100,6 +100,11 @@ class ModelHandler(ABC):
         """A validated input frame in the form the model's method takes."""
         return frame
 
+    def native_sample(self, model: Any, method: str, sample: Any) -> Any:
+        """The prepared sample in the form the method is called with to infer its output
+        (the features are inferred from the prepared sample itself)."""
+        return sample
+
     def to_table(self, model: Any, method: str, output: Any, signature: "ModelSignature | None") -> "pd.DataFrame":
         """A method's output as a frame whose columns are the signature's outputs."""
         from mlreg.handlers import tables
@@ -130,7 +135,7 @@ class ModelHandler(ABC):
         out = {}
         for method in methods:
             try:
-                result = self.call(model, method, sample)
+                result = self.call(model, method, self.native_sample(model, method, sample))
             except InvalidInput:
                 raise
             except Exception as e:
@@ -142,3 +147,19 @@ class ModelHandler(ABC):
             outputs = model_signature.features_of(table, "output_feature")
             out[method] = model_signature.ModelSignature(inputs=inputs, outputs=outputs)
         return out
+
+
+class PickledHandler(ModelHandler):
+    """A model type saved whole with cloudpickle (``model/model.pkl``): for frameworks
+    without a portable format of their own."""
+
+    def save(self, model: Any, writer: "PackageWriter") -> dict[str, Any]:
+        from mlreg.handlers.custom import PICKLE_FILE, dump_pickle
+
+        dump_pickle(model, writer)
+        return {"format": "cloudpickle", "files": [PICKLE_FILE]}
+
+    def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
+        from mlreg.handlers.custom import load_pickle
+
+        return load_pickle(package_dir)

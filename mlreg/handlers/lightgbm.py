@@ -10,7 +10,7 @@ from typing import Any
 
 from mlreg.errors import InvalidInput
 from mlreg.handlers import tabular
-from mlreg.handlers.base import ModelHandler, has_class
+from mlreg.handlers.base import has_class
 from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
 
 TEXT_FILE = "model/model.txt"
@@ -22,18 +22,11 @@ def is_booster(model: Any) -> bool:
     return has_class(model, BOOSTER)
 
 
-class LightGBMHandler(ModelHandler):
+class LightGBMHandler(tabular.BoostingHandler):
     type_name = "lightgbm"
     packages = ("lightgbm",)
-
-    @classmethod
-    def can_handle(cls, model: Any) -> bool:
-        return not isinstance(model, type) and has_class(model, SKLEARN_BASE, BOOSTER)
-
-    def target_methods(self, model: Any) -> list[str]:
-        if is_booster(model):
-            return ["predict"]
-        return super().target_methods(model)
+    sklearn_class = SKLEARN_BASE
+    booster_class = BOOSTER
 
     def save(self, model: Any, writer: Any) -> dict[str, Any]:
         if is_booster(model):
@@ -59,18 +52,12 @@ class LightGBMHandler(ModelHandler):
 
         return lightgbm.Booster(model_file=str(package_dir / TEXT_FILE))
 
-    def _names(self, model: Any) -> list[str] | None:
+    def feature_names(self, model: Any) -> list[str] | None:
         if is_booster(model):
             return tabular.named(model.feature_name())
         return tabular.named(tabular.fitted_names(model))
 
-    def _count(self, model: Any) -> int | None:
+    def feature_count(self, model: Any) -> int | None:
         if is_booster(model):
             return model.num_feature()
         return tabular.fitted_count(model)
-
-    def prepare_sample(self, model: Any, sample: Any) -> Any:
-        return tabular.select_sample(sample, self._names(model), self._count(model), type(model).__name__)
-
-    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
-        return tabular.to_model_input(frame, self._names(model))

@@ -4,12 +4,10 @@ cloudpickle: scikit-learn has no portable format of its own."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from mlreg.handlers import tabular
-from mlreg.handlers.base import ModelHandler, has_class
-from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+from mlreg.handlers.base import PickledHandler, has_class
+from mlreg.handlers.tabular import TabularHandler
 
 
 # estimators from other libraries that a Pipeline or ensemble may hold
@@ -25,7 +23,7 @@ def nested_packages(model: Any) -> list[str]:
     return sorted(d for r in roots for d in _DISTRIBUTIONS.get(r, []))
 
 
-class SklearnHandler(ModelHandler):
+class SklearnHandler(PickledHandler, TabularHandler):
     type_name = "sklearn"
     packages = ("scikit-learn",)
 
@@ -35,16 +33,3 @@ class SklearnHandler(ModelHandler):
 
     def model_packages(self, model: Any) -> list[str]:
         return list(self.packages) + nested_packages(model)
-
-    def save(self, model: Any, writer: Any) -> dict[str, Any]:
-        dump_pickle(model, writer)
-        return {"format": "cloudpickle", "files": [PICKLE_FILE]}
-
-    def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
-        return load_pickle(package_dir)
-
-    def prepare_sample(self, model: Any, sample: Any) -> Any:
-        return tabular.select_sample(sample, tabular.fitted_names(model), tabular.fitted_count(model), type(model).__name__)
-
-    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
-        return tabular.to_model_input(frame, tabular.fitted_names(model))

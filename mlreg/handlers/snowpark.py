@@ -9,12 +9,10 @@ the columns the method added.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from mlreg.errors import InvalidInput
-from mlreg.handlers.base import KNOWN_METHODS, ModelHandler, has_class
-from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+from mlreg.handlers.base import KNOWN_METHODS, PickledHandler, has_class
 
 BASE = "snowflake.ml.modeling.framework.base.BaseEstimator"
 
@@ -40,7 +38,7 @@ def _broken(model: Any, method: str) -> bool:
     return classes is not None and len(classes) == 2
 
 
-class SnowparkHandler(ModelHandler):
+class SnowparkHandler(PickledHandler):
     type_name = "snowpark"
     carries_signature = True
     packages = ("snowflake-ml-python", "scikit-learn")
@@ -85,13 +83,6 @@ class SnowparkHandler(ModelHandler):
             outputs = tuple(convert(s) for s in sig.outputs if s.name not in names)
             out[method] = ModelSignature(inputs=inputs, outputs=outputs)
         return out or None
-
-    def save(self, model: Any, writer: Any) -> dict[str, Any]:
-        dump_pickle(model, writer)
-        return {"format": "cloudpickle", "files": [PICKLE_FILE]}
-
-    def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
-        return load_pickle(package_dir)
 
     def prepare_sample(self, model: Any, sample: Any) -> Any:
         """Only the estimator's input columns are features (not its label columns)."""

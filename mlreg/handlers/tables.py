@@ -156,6 +156,17 @@ def to_frame(data: Any, prefix: str) -> "pd.DataFrame":
     )
 
 
+def tensor_sample(sample: Any) -> Any:
+    """Sample input for a model that takes tensors (PyTorch, TensorFlow): tabular data (a
+    frame, series, dict of arrays or list of records) as a frame whose columns are the
+    features; arrays and tensors as a list, one per positional argument."""
+    if is_frame(sample) or is_series(sample) or isinstance(sample, dict):
+        return to_frame(sample, "input_feature")
+    if isinstance(sample, list) and sample and all(isinstance(r, dict) for r in sample):
+        return to_frame(sample, "input_feature")
+    return list(sample) if is_sequence_of_arrays(sample) else [sample]
+
+
 def _list_to_array(data: Sequence[Any]) -> Any:
     import numpy as np
 

@@ -1,14 +1,16 @@
 """What the handlers of tabular models share (scikit-learn, XGBoost, LightGBM): the
 features an estimator was fitted on decide which sample columns are features (a label
-column in the sample is not one) and whether the model takes a frame or a matrix."""
+column in the sample is not one) and whether the model takes a frame or a matrix.
+``TabularHandler`` is their common base."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from mlreg.errors import InvalidInput
 from mlreg.handlers import tables
+from mlreg.handlers.base import ModelHandler, has_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,3 +83,49 @@ def to_matrix(frame: "pd.DataFrame") -> Any:
             return frame.to_numpy()
         return frame.to_numpy(dtype="float64", na_value=np.nan)
     return frame.to_numpy(dtype=object)
+
+
+class TabularHandler(ModelHandler):
+    """A handler of estimators fitted on a table. Subclasses whose model is not always a
+    scikit-learn-API estimator (a native booster) override ``feature_names`` and
+    ``feature_count``."""
+
+    def feature_names(self, model: Any) -> list[str] | None:
+        """Names of the features the model was fitted on; None when it was fitted on a matrix."""
+        return fitted_names(model)
+
+    def feature_count(self, model: Any) -> int | None:
+        return fitted_count(model)
+
+    def prepare_sample(self, model: Any, sample: Any) -> Any:
+        return select_sample(sample, self.feature_names(model), self.feature_count(model), type(model).__name__)
+
+    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
+        return to_model_input(frame, self.feature_names(model))
+
+    def native_sample(self, model: Any, method: str, sample: Any) -> Any:
+        """A sample frame as a matrix for a model fitted on a matrix, as ``to_native``
+        gives it at prediction time (on a frame, scikit-learn warns that "X has feature
+        names, but ... was fitted without feature names"). Only for models that recorded
+        how many features they were fitted on: an estimator that did not may want a frame."""
+        if tables.is_frame(sample) and self.feature_names(model) is None and self.feature_count(model) is not None:
+            return to_matrix(sample)
+        return sample
+
+
+class BoostingHandler(TabularHandler):
+    """A gradient-boosting library with both a scikit-learn API and a native booster
+    (XGBoost, LightGBM); a booster exposes ``predict`` only."""
+
+    #: fully qualified names of the scikit-learn API base class and of the booster class
+    sklearn_class: ClassVar[str]
+    booster_class: ClassVar[str]
+
+    @classmethod
+    def can_handle(cls, model: Any) -> bool:
+        return not isinstance(model, type) and has_class(model, cls.sklearn_class, cls.booster_class)
+
+    def target_methods(self, model: Any) -> list[str]:
+        if has_class(model, self.booster_class):
+            return ["predict"]
+        return super().target_methods(model)

@@ -121,11 +121,7 @@ class TensorFlowHandler(ModelHandler):
         raise InvalidInput(f"unknown tensorflow package format {fmt!r}")
 
     def prepare_sample(self, model: Any, sample: Any) -> Any:
-        if tables.is_frame(sample) or tables.is_series(sample) or isinstance(sample, dict):
-            return tables.to_frame(sample, "input_feature")
-        if isinstance(sample, list) and sample and all(isinstance(r, dict) for r in sample):
-            return tables.to_frame(sample, "input_feature")
-        return list(sample) if tables.is_sequence_of_arrays(sample) else [sample]
+        return tables.tensor_sample(sample)
 
     def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> list[Any]:
         arrays = tables.feature_arrays(frame, signature.inputs)

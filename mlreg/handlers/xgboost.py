@@ -15,7 +15,7 @@ from typing import Any
 
 from mlreg.errors import InvalidInput
 from mlreg.handlers import tabular
-from mlreg.handlers.base import ModelHandler, has_class
+from mlreg.handlers.base import has_class
 from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
 
 NATIVE_FILE = "model/model.ubj"
@@ -39,18 +39,11 @@ def json_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class XGBoostHandler(ModelHandler):
+class XGBoostHandler(tabular.BoostingHandler):
     type_name = "xgboost"
     packages = ("xgboost", "xgboost-cpu")
-
-    @classmethod
-    def can_handle(cls, model: Any) -> bool:
-        return not isinstance(model, type) and has_class(model, SKLEARN_BASE, BOOSTER)
-
-    def target_methods(self, model: Any) -> list[str]:
-        if is_booster(model):
-            return ["predict"]
-        return super().target_methods(model)
+    sklearn_class = SKLEARN_BASE
+    booster_class = BOOSTER
 
     def _native_ok(self, model: Any) -> bool:
         if is_booster(model):
@@ -92,21 +85,15 @@ class XGBoostHandler(ModelHandler):
         model.load_model(path)
         return model
 
-    def _names(self, model: Any) -> list[str] | None:
+    def feature_names(self, model: Any) -> list[str] | None:
         if is_booster(model):
             return list(model.feature_names) if model.feature_names else None
         return tabular.fitted_names(model)
 
-    def _count(self, model: Any) -> int | None:
+    def feature_count(self, model: Any) -> int | None:
         if is_booster(model):
             return model.num_features()
         return tabular.fitted_count(model)
-
-    def prepare_sample(self, model: Any, sample: Any) -> Any:
-        return tabular.select_sample(sample, self._names(model), self._count(model), type(model).__name__)
-
-    def to_native(self, model: Any, method: str, frame: Any, signature: Any) -> Any:
-        return tabular.to_model_input(frame, self._names(model))
 
     def call(self, model: Any, method: str, data: Any) -> Any:
         if is_booster(model):
