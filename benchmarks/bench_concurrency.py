@@ -1,14 +1,16 @@
 """Workload 7: concurrent registration into one registry.
 
 8 worker processes, each running 10 `mlreg log` commands one after another (80 fresh
-processes, all writing one registry file; quick: 8 x 2, one round), against the same with MLflow:
+processes, all writing one registry file; quick: 4 x 2, one round), against the same with MLflow:
 8 worker processes, each importing MLflow once and running 10 `mlflow.pyfunc.log_model`
 calls with `registered_model_name` into one SQLite registry (MLflow has no CLI for it;
 importing it once per worker rather than once per log is generous to MLflow). The model
 is a small custom (pure Python) model, so the work is the registry's, not a framework's.
 Rounds: 3 of each in full mode, 1 in quick mode (a round is itself 80 operations).
 Reported: wall time from the first start to the last exit, and how many of the versions
-are present afterwards (goal: all of them).
+are present afterwards (goal: all of them). MLflow's SQLite store is created before the
+round (common.mlflow_db), with its artifacts in the scratch directory. Quick mode leaves
+MLflow out unless --peers once/all.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, row, scratch
+from harness import (BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, peers_wanted, row, scratch,
+                     skipped_peer)
 
 import common
 
-WORKERS = 8
+WORKERS = 8  # quick mode: QUICK_WORKERS
+QUICK_WORKERS = 4
 
 MLFLOW_WORKER = """
 import logging, pickle, sys, warnings
@@ -68,8 +72,9 @@ def _spawn_all(cmds: list[list[str]], env: dict, cwd: Path) -> tuple[float, list
 
 def main() -> None:
     args = main_args(__doc__.splitlines()[0])
+    workers = QUICK_WORKERS if args.quick else WORKERS
     per = 2 if args.quick else 10
-    total = WORKERS * per
+    total = workers * per
     tmp = scratch(args, "conc")
     model = common.write_tiny_model(tmp / "tiny.pkl")
     sample = common.write_sample_csv(tmp / "sample.csv")
@@ -84,7 +89,7 @@ def main() -> None:
         env = common.mlreg_env(home)
         loop = (f'for i in $(seq 1 {per}); do "{mlreg}" -q log "{model}" --name "w$W" --version "$i" '
                 f'--sample-input "{sample}" --tag worker="$W" --metric i="$i" > /dev/null || exit 1; done')
-        cmds = [["bash", "-c", loop.replace("$W", str(w))] for w in range(WORKERS)]
+        cmds = [["bash", "-c", loop.replace("$W", str(w))] for w in range(workers)]
         seconds, codes, errs = _spawn_all(cmds, env, tmp)
         n = len(reg.list_models().fetchall())
         present["mlreg"].append(n)
@@ -95,37 +100,43 @@ def main() -> None:
         d = tmp / f"mlflow-{next(rounds)}"
         d.mkdir()
         db = d / "mlflow.db"
-        # create the schema first, as a team would once
+        # create the schema first, as a team would once (artifacts under d/mlruns)
+        common.mlflow_db(db, d / "mlruns")
         client = common.mlflow_client(db)
         client.search_registered_models()
         cmds = [[BENCH_PYTHON, "-c", MLFLOW_WORKER, common.mlflow_uri(db), str(model), str(w), str(per)]
-                for w in range(WORKERS)]
+                for w in range(workers)]
         env = common.pythonpath_env(common.mlreg_env(tmp))
         seconds, codes, errs = _spawn_all(cmds, env, d)
-        n = sum(len(client.search_model_versions(f"name = 'w{w}'")) for w in range(WORKERS))
+        n = sum(len(client.search_model_versions(f"name = 'w{w}'")) for w in range(workers))
         present["mlflow"].append(n)
         failures["mlflow"] += [ln for e in errs for ln in e.strip().splitlines() if ln.startswith("worker ")]
         return seconds
 
-    info(f"concurrency: {WORKERS} workers x {per} logs, alternating ...")
+    info(f"concurrency: {workers} workers x {per} logs" + (", alternating ..." if peers_wanted(args) else " ..."))
     # a round is 8 x N processes, itself many operations: quick mode measures one round of
     # each, full mode at most 3 (no warm-up round: the first round of each side pays the
     # same cold caches, and they alternate)
     runs, warm = (1, 0) if args.quick else (min(args.runs, 3), 0)
-    t = alternate({"mlreg": mlreg_round, "mlflow": mlflow_round}, runs=runs, warmup=warm)
+    cases = {"mlreg": mlreg_round, "mlflow": mlflow_round}
+    if not peers_wanted(args):
+        del cases["mlflow"]
+    t = alternate(cases, runs=runs, warmup=warm)
     for k in present:
         present[k] = present[k][warm:]
     f = {k: fig(v) for k, v in t.items()}
     ok = all(n == total for n in present["mlreg"])
-    note = (f"mlreg: {min(present['mlreg'])}–{max(present['mlreg'])} of {total} present per round; "
-            f"MLflow: {min(present['mlflow'])}–{max(present['mlflow'])} of {total} present per round")
+    note = f"mlreg: {min(present['mlreg'])}–{max(present['mlreg'])} of {total} present per round"
+    if present["mlflow"]:
+        note += f"; MLflow: {min(present['mlflow'])}–{max(present['mlflow'])} of {total} present per round"
     if failures["mlflow"]:
         note += f"; MLflow errors ({len(failures['mlflow'])}), e.g. {failures['mlflow'][0][:160]}"
     if failures["mlreg"]:
         note += f"; mlreg errors ({len(failures['mlreg'])}), e.g. {failures['mlreg'][0][:160]}"
-    rows = [row(f"7. Concurrency: {WORKERS} processes × {per} `mlreg log`, one registry (wall time)",
+    peer_name = f"MLflow on SQLite, {workers} processes × {per} `log_model` + register"
+    rows = [row(f"7. Concurrency: {workers} processes × {per} `mlreg log`, one registry (wall time)",
                 f["mlreg"], None, None,
-                [peer(f"MLflow on SQLite, {WORKERS} processes × {per} `log_model` + register", f["mlflow"])],
+                [peer(peer_name, f["mlflow"]) if "mlflow" in f else skipped_peer(args, peer_name)],
                 goal=f"all {total} present", passed=ok, note=note)]
     emit(rows, args)
 

@@ -10,6 +10,9 @@ publishing it, `cp` followed by `sync` of the copy (plain `cp` is shown too). Go
 and load throughput >= 0.8x the floor's; peak memory <= 1.2x the model's size above
 baseline (1.2 GiB for 1 GiB). Peer: MLflow `mlflow.sklearn.log_model` (cloudpickle
 format, with registration) and `mlflow.sklearn.load_model` of the same object.
+Quick mode: 128 MiB, 2 runs (two fresh processes each), no warm-up, MLflow left out unless
+--peers once/all (with once, its one load reads the model its one log wrote: no separate
+MLflow set-up process).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness import (BENCH_PYTHON, alternate, emit, fig, info, main_args, peer, ratio, reset_peak, row, rss_now,
-                     rss_peak, run, scratch, slow_cases)
+from harness import (BENCH_PYTHON, alternate, emit, fig, info, main_args, peer, peers_mode, peers_wanted, quick_runs,
+                     ratio, reset_peak, row, rss_now, rss_peak, run, scratch, skipped_peer, slow_cases)
 
 import common
 
@@ -107,6 +110,7 @@ def main() -> None:
         child(sys.argv[2:])
         return
     args = main_args(__doc__.splitlines()[0])
+    quick_runs(args, 2)
     size = 128 * MiB if args.quick else GiB
     label = "128 MiB" if args.quick else "1 GiB"
     tmp = scratch(args, "large")
@@ -127,8 +131,12 @@ def main() -> None:
     nbytes = src.stat().st_size
     mlflow_dir = tmp / "mlflow"
     mlflow_dir.mkdir()
-    uri = common.mlflow_uri(mlflow_dir / "mlflow.db")
-    run([BENCH_PYTHON, me, "--child", "mlflow-log", uri, size], env=env, cwd=mlflow_dir)
+    if peers_wanted(args):
+        uri = common.mlflow_db(mlflow_dir / "mlflow.db", mlflow_dir / "mlruns")
+        if peers_mode(args) == "all":
+            # with --peers once the one "mlflow log" run (before "mlflow load" in the first
+            # round) registers big/1 itself
+            run([BENCH_PYTHON, me, "--child", "mlflow-log", uri, size], env=env, cwd=mlflow_dir)
     mlflow_model_uri = "models:/big/1"
 
     seq = itertools.count(1)
@@ -169,10 +177,16 @@ def main() -> None:
         "mlflow log": lambda: mlflow("mlflow-log", uri, size, key="mlflow log"),
         "mlflow load": lambda: mlflow("mlflow-load", uri, mlflow_model_uri, key="mlflow load"),
     }
+    if not peers_wanted(args):
+        del cases["mlflow log"], cases["mlflow load"]
     slow = slow_cases(args, "mlflow log", "mlflow load")
     t = alternate(cases, runs=args.runs, warmup=args.warmup, slow=slow)
     f = {k: fig(v, unit="MiB/s", better="higher") for k, v in t.items()}
-    m = {k: fig([x / GiB for x in v[-len(t[k]):]], unit="GiB", better="lower") for k, v in mem.items()}
+    m = {k: fig([x / GiB for x in v[-len(t[k]):]], unit="GiB", better="lower") for k, v in mem.items() if k in t}
+
+    def mlflow_peer(op: str, figures: dict) -> dict:
+        name = f"MLflow sklearn {op}"
+        return peer(name, figures[f"mlflow {op}"]) if f"mlflow {op}" in figures else skipped_peer(args, name)
 
     rows = []
     # logging writes durably (fsync before the package is published): its floor is a
@@ -183,7 +197,7 @@ def main() -> None:
         plain = ratio(f[f"mlreg {op}"], f["cp"])
         rows.append(row(
             f"5. Large model ({label}): {op} throughput", f[f"mlreg {op}"], f[floor_key], floor_name,
-            [peer(f"MLflow sklearn {op}", f[f"mlflow {op}"])],
+            [mlflow_peer(op, f)],
             goal="≥ 0.8× cp", passed=r >= 0.8,
             note=(f"{r:.2f}× the floor" + (f"; {plain:.2f}× a plain `cp` ({_fmt(f['cp'])})" if op == "log" else "")
                   + ("" if r >= 0.8 else f"; {0.8 - r:.2f}× short of the goal"))))
@@ -192,7 +206,7 @@ def main() -> None:
         limit = 1.2 * size / GiB
         rows.append(row(
             f"5. Large model ({label}): {op} peak memory above baseline", m[f"mlreg {op}"], None, None,
-            [peer(f"MLflow sklearn {op}", m[f"mlflow {op}"])],
+            [mlflow_peer(op, m)],
             goal=f"≤ {limit:.2f} GiB (1.2× the model)", passed=peak <= limit,
             note=None if peak <= limit else f"{peak - limit:.2f} GiB over the goal"))
     emit(rows, args)

@@ -1,6 +1,6 @@
 """Batch scoring: `mlreg predict` of a Parquet file into a Parquet file against its floor.
 
-Data: ``--rows`` rows (default 1,000,000; 200,000 with --quick) of 20 float64 features in
+Data: ``--rows`` rows (default 1,000,000; 100,000 with --quick) of 20 float64 features in
 one Parquet file. Model: a scikit-learn LogisticRegression fitted on a DataFrame with
 those 20 feature names, registered in mlreg and deployed as a permanent WAREHOUSE
 deployment.
@@ -17,7 +17,9 @@ deployment.
    separates scoring overhead from start-up.
 
 The outputs of mlreg and the floor are checked to be equal. Not a test: run
-``python benchmarks/bench_predict.py [--rows N] [--runs N] [--quick]``.
+``python benchmarks/bench_predict.py [--rows N] [--runs N] [--quick]``. Quick mode:
+100,000 rows, 2 fresh-process runs without warm-up (3 warm-process runs after 1 warm-up),
+MLflow left out unless --peers once/all.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import time
 import warnings
 from pathlib import Path
 
-from harness import (BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, ratio, row, run, scratch,
-                     slow_cases)
+from harness import (BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, peers_wanted, quick_runs,
+                     ratio, row, run, scratch, skipped_peer, slow_cases)
 
 import common
 
@@ -58,7 +60,7 @@ pd.DataFrame({"output_feature_0": model.predict(df)}).to_parquet(sys.argv[3], in
 
 
 def extra_args(p) -> None:
-    p.add_argument("--rows", type=int, default=None, help="rows to score (default 1,000,000; quick 200,000)")
+    p.add_argument("--rows", type=int, default=None, help="rows to score (default 1,000,000; quick 100,000)")
 
 
 def make_data(tmp: Path, rows: int):
@@ -105,27 +107,30 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import bench_predict
-bench_predict.setup(Path(sys.argv[2]), int(sys.argv[3]))
+bench_predict.setup(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")
 """
 
 
-def setup(tmp: Path, rows: int) -> None:
+def setup(tmp: Path, rows: int, with_mlflow: bool = True) -> None:
     """Data, model, registry with the deployment, MLflow model: in a child process, so
     that this one stays small (a child's max RSS counts its parent's RSS at fork time)."""
     clf, train = make_data(tmp, rows)
     registry = common.mlreg_registry(tmp / "reg")
     registry.log_model(clf, "bench", "1", sample_input_data=train.head(10))
     registry.deploy("bench", "1", DEPLOYMENT, permanent=True)
-    if save_mlflow(clf, train, tmp / "mlflow_model"):
+    if with_mlflow and save_mlflow(clf, train, tmp / "mlflow_model"):
         (tmp / "has_mlflow").touch()
 
 
 def main() -> None:
     args = main_args(__doc__.splitlines()[0], extra=extra_args)
-    rows = args.rows or (200_000 if args.quick else 1_000_000)
+    warm_runs = args.runs  # the warm-process cases are cheap: 3 runs even in quick mode
+    quick_runs(args, 2)
+    rows = args.rows or (100_000 if args.quick else 1_000_000)
     tmp = scratch(args, "predict")
     info(f"predict: writing {rows:,} rows x {N_FEATURES} floats, fitting and registering the model ...")
-    run([BENCH_PYTHON, "-c", SETUP, Path(__file__).resolve().parent, tmp, rows], env=common.mlreg_env(tmp / "reg"))
+    run([BENCH_PYTHON, "-c", SETUP, Path(__file__).resolve().parent, tmp, rows, int(peers_wanted(args))],
+        env=common.mlreg_env(tmp / "reg"))
     has_mlflow = (tmp / "has_mlflow").exists()
     home = tmp / "reg"
 
@@ -155,28 +160,33 @@ def main() -> None:
     m = {k: mib(v) for k, v in rss.items()}
 
     info("predict: timing in one warm process, alternating ...")
-    warm = warm_cases(common.mlreg_registry(home), tmp, source)
-    w = {k: fig(v) for k, v in alternate(warm, runs=args.runs, warmup=args.warmup).items()}
+    warm = warm_cases(common.mlreg_registry(home), tmp, source, has_mlflow)
+    w = {k: fig(v) for k, v in alternate(warm, runs=warm_runs, warmup=args.cheap_warmup).items()}
 
     r_time, r_mem = ratio(f["mlreg predict"], f["floor"]), ratio(m["mlreg predict"], m["floor"])
     title = f"{rows:,} rows x {N_FEATURES} floats, Parquet→Parquet"
+    def mlflow_peer(name: str, figure: dict | None) -> list[dict]:
+        if figure is not None:
+            return [peer(name, figure)]
+        return [skipped_peer(args, name)] if not peers_wanted(args) else []
+
     rows_out = [
         row(f"Batch scoring `mlreg predict`, {title} (fresh process)", f["mlreg predict"], f["floor"],
             "pyarrow read + model.predict(numpy) + pyarrow write",
-            [peer("MLflow `pyfunc.load_model().predict(df)`", f.get("mlflow pyfunc"))] if has_mlflow else [],
+            mlflow_peer("MLflow `pyfunc.load_model().predict(df)`", f.get("mlflow pyfunc")),
             goal="≤ 1.25× floor", passed=r_time <= 1.25, note=f"{r_time:.2f}× the floor"),
         row(f"Batch scoring peak memory (max RSS), {title}", m["mlreg predict"], m["floor"], "same floor process",
-            [peer("MLflow `pyfunc.load_model().predict(df)`", m.get("mlflow pyfunc"))] if has_mlflow else [],
+            mlflow_peer("MLflow `pyfunc.load_model().predict(df)`", m.get("mlflow pyfunc")),
             goal="≤ 1.5× floor", passed=r_mem <= 1.5, note=f"{r_mem:.2f}× the floor"),
         row(f"Batch scoring in a warm process (`registry.predict_file`), {title}", w["mlreg predict_file"], w["floor"],
             "pyarrow read + model.predict(numpy) + pyarrow write",
-            [peer("MLflow `predict(df)` with pandas I/O", w.get("mlflow predict"))] if "mlflow predict" in w else [],
+            mlflow_peer("MLflow `predict(df)` with pandas I/O", w.get("mlflow predict")),
             goal=None, passed=None),
     ]
     emit(rows_out, args)
 
 
-def warm_cases(registry, tmp: Path, source: Path) -> dict:
+def warm_cases(registry, tmp: Path, source: Path, has_mlflow: bool = True) -> dict:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -200,6 +210,8 @@ def warm_cases(registry, tmp: Path, source: Path) -> dict:
         return time.perf_counter() - t0
 
     cases = {"floor": floor, "mlreg predict_file": mlreg}
+    if not has_mlflow:
+        return cases
     try:
         import mlflow.pyfunc
 

@@ -13,6 +13,9 @@ common.py). The same data goes into MLflow's SQLite registry.
 - How long registering took: the bulk load of each, and the one-by-one rate of a real
   `log_model` (a small scikit-learn model, 3 tags, 2 metrics) against MLflow's
   `mlflow.sklearn.log_model` + registration + 3 tags, measured on a small sample.
+
+Quick mode: 3 runs, no warm-up (1 for the in-process cases), and MLflow (its bulk load, its fresh-process and
+in-process queries, its log rate) left out unless --peers once/all.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import itertools
 import logging
 import time
 
-from harness import (BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, ratio, row, run,
-                     scratch, slow_cases)
+from harness import (BENCH_PYTHON, alternate, bin_path, emit, fig, info, main_args, peer, peers_wanted, ratio, row,
+                     run, scratch, skipped_peer, slow_cases)
 
 import common
 
@@ -53,31 +56,36 @@ def main() -> None:
     tmp = scratch(args, "query")
     home = tmp / "reg"
     db = tmp / "mlflow.db"
+    with_mlflow = peers_wanted(args)
     info(f"query: bulk-loading {total:,} versions into mlreg ...")
     mlreg_load = common.bulk_load_mlreg(home, models, versions)
-    info(f"  {mlreg_load:.1f} s; into MLflow (SQLite) ...")
-    mlflow_load = common.bulk_load_mlflow(db, models, versions)
-    info(f"  {mlflow_load:.1f} s")
+    info(f"  {mlreg_load:.1f} s" + ("; into MLflow (SQLite) ..." if with_mlflow else ""))
+    if with_mlflow:
+        mlflow_load = common.bulk_load_mlflow(db, models, versions)
+        info(f"  {mlflow_load:.1f} s")
     env = common.mlreg_env(home)
     uri = common.mlflow_uri(db)
     reg = common.mlreg_registry(home)
-    client = common.mlflow_client(db)
+    client = common.mlflow_client(db) if with_mlflow else None
     regfile = str(reg.path)
 
     # -- sanity: both answer the same set ------------------------------------------------------
     n_mlreg = len(reg.list_models().filter("TAGS->>'stage' = 'prod'").fetchall())
-    n_mlflow = len(client.search_model_versions("tags.stage = 'prod'"))
+    n_mlflow = len(client.search_model_versions("tags.stage = 'prod'")) if with_mlflow else models
     if n_mlreg != models or n_mlflow != models:
         raise SystemExit(f"expected {models} prod versions, got mlreg {n_mlreg}, MLflow {n_mlflow}")
 
     # -- fresh process -----------------------------------------------------------------------------
     mlreg = bin_path("mlreg")
     info("query: fresh-process listing, alternating ...")
-    fresh = alternate({
+    fresh_cases = {
         "floor": lambda: run([BENCH_PYTHON, "-c", FLOOR_FRESH, regfile], env=env).seconds,
         "mlreg": lambda: run([mlreg, "list", "--tag", "stage=prod", "--format", "json"], env=env).seconds,
         "mlflow": lambda: run([BENCH_PYTHON, "-c", MLFLOW_FRESH, uri], env=env).seconds,
-    }, runs=args.runs, warmup=args.warmup, slow=slow_cases(args, "mlflow"))
+    }
+    if not with_mlflow:
+        del fresh_cases["mlflow"]
+    fresh = alternate(fresh_cases, runs=args.runs, warmup=args.warmup, slow=slow_cases(args, "mlflow"))
     ff = {k: fig(v) for k, v in fresh.items()}
 
     # -- in-process ----------------------------------------------------------------------------------
@@ -101,16 +109,16 @@ def main() -> None:
         return time.perf_counter() - t0
 
     info("query: in-process listing, alternating ...")
-    inproc = alternate({"floor": floor_inproc, "mlreg": mlreg_inproc, "mlflow": mlflow_inproc},
-                       runs=args.runs, warmup=args.warmup)
+    inproc_cases = {"floor": floor_inproc, "mlreg": mlreg_inproc, "mlflow": mlflow_inproc}
+    if not with_mlflow:
+        del inproc_cases["mlflow"]
+    inproc = alternate(inproc_cases, runs=args.runs, warmup=args.cheap_warmup)
     fi = {k: fig(v) for k, v in inproc.items()}
 
     # -- one-by-one registration rate on a small sample --------------------------------------------
-    import mlflow
     import numpy as np
     import pickle
 
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
     model_path = tmp / "clf.pkl"
     common.write_sklearn_model(model_path)
     with open(model_path, "rb") as f:
@@ -121,10 +129,15 @@ def main() -> None:
     seq = itertools.count()
     sample_home = tmp / "rate"
     rate_reg = common.mlreg_registry(sample_home)
-    mlflow.set_tracking_uri(common.mlflow_uri(tmp / "rate-mlflow.db"))
-    mlflow.set_registry_uri(common.mlflow_uri(tmp / "rate-mlflow.db"))
-    (tmp / "mlruns").mkdir()
-    rclient = mlflow.MlflowClient()
+    if with_mlflow:
+        import mlflow
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        # its store made beforehand, artifacts under tmp/mlruns (not the working directory's)
+        rate_uri = common.mlflow_db(tmp / "rate-mlflow.db", tmp / "mlruns")
+        mlflow.set_tracking_uri(rate_uri)
+        mlflow.set_registry_uri(rate_uri)
+        rclient = mlflow.MlflowClient()
     tags = {"stage": "testing", "owner": "bench", "dataset": "synthetic"}
 
     def mlreg_rate() -> float:
@@ -145,31 +158,40 @@ def main() -> None:
         return per_run_mlflow / (time.perf_counter() - t0)
 
     info(f"query: one-by-one log rate, {per_run} (MLflow {per_run_mlflow}) logs per run, alternating ...")
-    rates = alternate({"mlreg": mlreg_rate, "mlflow": mlflow_rate}, runs=args.runs, warmup=args.warmup,
-                      slow=slow_cases(args, "mlflow"))
+    rate_cases = {"mlreg": mlreg_rate, "mlflow": mlflow_rate}
+    if not with_mlflow:
+        del rate_cases["mlflow"]
+    rates = alternate(rate_cases, runs=args.runs, warmup=args.cheap_warmup, slow=slow_cases(args, "mlflow"))
     fr = {k: fig(v, unit="logs/s", better="higher") for k, v in rates.items()}
 
     r_fresh = ff["mlreg"]["median"]
     r_in = fi["mlreg"]["median"]
+
+    def mlflow_peer(name: str, figures: dict, key: str = "mlflow") -> dict:
+        return peer(name, figures[key]) if key in figures else skipped_peer(args, name)
+
+    hours = f"{total / fr['mlreg']['median'] / 3600:.1f} h with mlreg"
+    if "mlflow" in fr:
+        hours += f", {total / fr['mlflow']['median'] / 3600:.1f} h with MLflow"
     rows = [
         row(f"4. `mlreg list --tag stage=prod --format json`, {total:,} versions (fresh process)",
             ff["mlreg"], ff["floor"], "DuckDB read-only query + JSON",
-            [peer("MLflow `search_model_versions` (fresh process)", ff["mlflow"])],
+            [mlflow_peer("MLflow `search_model_versions` (fresh process)", ff)],
             goal="≤ 0.6 s", passed=r_fresh <= 0.6,
             note=None if r_fresh <= 0.6 else f"{r_fresh - 0.6:.2f} s over the goal ({ratio(ff['mlreg'], ff['floor']):.2f}× the floor)"),
         row(f"4. `list_models()` filtered on a tag, {total:,} versions (in-process)",
             fi["mlreg"], fi["floor"], "DuckDB read-only query",
-            [peer("MLflow `search_model_versions`", fi["mlflow"])],
+            [mlflow_peer("MLflow `search_model_versions`", fi)],
             goal="≤ 0.2 s", passed=r_in <= 0.2,
             note=None if r_in <= 0.2 else f"{r_in - 0.2:.2f} s over the goal ({ratio(fi['mlreg'], fi['floor']):.2f}× the floor)"),
         row(f"4. Register {total:,} versions (bulk, through the store layer)",
-            fig([mlreg_load]), None, None, [peer("MLflow (bulk SQL into its SQLite)", fig([mlflow_load]))],
+            fig([mlreg_load]), None, None,
+            [peer("MLflow (bulk SQL into its SQLite)", fig([mlflow_load])) if with_mlflow
+             else skipped_peer(args, "MLflow (bulk SQL into its SQLite)")],
             note="one measurement each; method in benchmarks/common.py"),
         row("4. Register one by one: `log_model` rate (sklearn, 3 tags, 2 metrics, in-process)",
-            fr["mlreg"], None, None, [peer("MLflow `log_model` + register + 3 tags + 2 metrics", fr["mlflow"])],
-            note=(f"at these rates {total:,} one-by-one registrations would take "
-                  f"{total / fr['mlreg']['median'] / 3600:.1f} h with mlreg, "
-                  f"{total / fr['mlflow']['median'] / 3600:.1f} h with MLflow")),
+            fr["mlreg"], None, None, [mlflow_peer("MLflow `log_model` + register + 3 tags + 2 metrics", fr)],
+            note=f"at these rates {total:,} one-by-one registrations would take {hours}"),
     ]
     emit(rows, args)
 

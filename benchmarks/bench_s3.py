@@ -11,7 +11,8 @@ allows). Goals: log+load at >= 0.8x the floor's throughput (time <= 1.25x the fl
 a peak RSS less than 300 MiB above the process's baseline (for load: above baseline + the
 array itself, which the caller asked for).
 
-Quick run while developing: ``python benchmarks/bench_s3.py --size-mb 64 --runs 1 --warmup 0``.
+Quick mode (--quick): 32 MiB, 2 runs (4 fresh processes each), no warm-up. Quicker still while developing:
+``python benchmarks/bench_s3.py --size-mb 64 --runs 1 --warmup 0``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import BENCH_DIR, BENCH_PYTHON, alternate, emit, fig, info, main_args, peer, row, run, scratch
+from harness import (BENCH_DIR, BENCH_PYTHON, alternate, emit, fig, info, main_args, peer, quick_runs, row, run,
+                     scratch)
 
 MIB = 1 << 20
 KEY, SECRET = "bench-key", "bench-secret"
@@ -129,10 +130,11 @@ def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def main() -> None:
     def extra(p: Any) -> None:
-        p.add_argument("--size-mb", type=int, default=None, help="array size in MiB (default 1024; quick 64)")
+        p.add_argument("--size-mb", type=int, default=None, help="array size in MiB (default 1024; quick 32)")
 
     args = main_args(__doc__.splitlines()[0], extra=extra)
-    size_mb = args.size_mb or (64 if args.quick else 1024)
+    quick_runs(args, 2)
+    size_mb = args.size_mb or (32 if args.quick else 1024)
     tmp = scratch(args, "s3")
     proc, endpoint = start_moto(tmp / "moto.log")
     try:

@@ -16,7 +16,9 @@ at the same time, and the cases alternate between them (A B, B A, ...):
 Goal: mlreg answers at least 2x MLflow's single-row requests/s at a lower p99.
 The load generator is one process per client writing raw HTTP/1.1 on a blocking
 keep-alive socket, cheap enough not to be the bottleneck. Not a test: run
-``python benchmarks/bench_service.py [--quick] [--duration S] [--workers 1,2]``.
+``python benchmarks/bench_service.py [--quick] [--duration S] [--workers 1,2]``. Quick mode:
+1 s runs, 3 of them, no warm-up, and no `mlflow models serve` (10-20 s to start each)
+unless --peers once/all (then its runs are measured like mlreg's: they are cheap).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import bin_path, clean_env, emit, fig, info, main_args, peer, row, scratch
+from harness import bin_path, clean_env, emit, fig, info, main_args, peer, peers_wanted, row, scratch, skipped_peer
 
 N_FEATURES = 8
 BATCH_ROWS = 10_000
@@ -169,12 +171,11 @@ def wait_health(port: int, proc: subprocess.Popen | None, timeout: float = 180) 
     raise RuntimeError(f"no answer on port {port} within {timeout} s")
 
 
-def train(root: Path) -> tuple[Any, Any, Path, Any]:
-    """The model, its data, the MLflow model directory and the mlreg registry holding it."""
-    import mlflow.sklearn
+def train(root: Path, with_mlflow: bool = True) -> tuple[Any, Any, Path | None, Any]:
+    """The model, its data, the MLflow model directory (None without MLflow) and the mlreg
+    registry holding it."""
     import numpy as np
     import pandas as pd
-    from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
     import mlreg
@@ -184,8 +185,13 @@ def train(root: Path) -> tuple[Any, Any, Path, Any]:
     X = pd.DataFrame(rng.normal(size=(2000, N_FEATURES)), columns=[f"f{i}" for i in range(N_FEATURES)])
     y = (X.sum(axis=1) > 0).astype(int)
     clf = LogisticRegression().fit(X, y)
-    mlflow_dir = root / "mlflow-model"
-    mlflow.sklearn.save_model(clf, str(mlflow_dir), signature=infer_signature(X, clf.predict(X)))
+    mlflow_dir = None
+    if with_mlflow:
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        mlflow_dir = root / "mlflow-model"
+        mlflow.sklearn.save_model(clf, str(mlflow_dir), signature=infer_signature(X, clf.predict(X)))
     session = mlreg.connect(home=root / "mlreg-home")
     model_registry.create_model_registry(session)
     registry = model_registry.ModelRegistry(session)
@@ -194,32 +200,40 @@ def train(root: Path) -> tuple[Any, Any, Path, Any]:
 
 
 class Servers:
-    """One mlreg service and one `mlflow models serve`, each with ``workers`` workers."""
+    """One mlreg service and one `mlflow models serve` (none when ``mlflow_dir`` is None),
+    each with ``workers`` workers."""
 
-    def __init__(self, root: Path, registry: Any, mlflow_dir: Path, workers: int):
+    def __init__(self, root: Path, registry: Any, mlflow_dir: Path | None, workers: int):
         from mlreg import deploy_platforms
 
         self.registry, self.name = registry, f"bench-w{workers}"
+        self.mlflow: subprocess.Popen | None = None
         self.mlflow_port = free_port()
-        log = open(root / f"mlflow-w{workers}.log", "wb")
-        self.mlflow = subprocess.Popen(
-            [bin_path("mlflow"), "models", "serve", "-m", str(mlflow_dir), "--env-manager", "local",
-             "-h", "127.0.0.1", "-p", str(self.mlflow_port), "-w", str(workers)],
-            # mlflow execs `uvicorn` by name: the bench venv's bin must come first on PATH
-            env=clean_env(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        if mlflow_dir is not None:
+            log = open(root / f"mlflow-w{workers}.log", "wb")
+            self.mlflow = subprocess.Popen(
+                [bin_path("mlflow"), "models", "serve", "-m", str(mlflow_dir), "--env-manager", "local",
+                 "-h", "127.0.0.1", "-p", str(self.mlflow_port), "-w", str(workers)],
+                # mlflow execs `uvicorn` by name: the bench venv's bin must come first on PATH
+                env=clean_env(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         try:
-            wait_health(self.mlflow_port, self.mlflow)
+            # the mlreg service starts while MLflow's does (both are mostly imports), then
+            # both are waited for
             dep = registry.deploy("bench", "1", self.name, platform=deploy_platforms.TargetPlatform.SERVICE,
                                   options={"num_workers": workers})
+            if self.mlflow is not None:
+                wait_health(self.mlflow_port, self.mlflow)
         except BaseException:
-            stop_mlflow(self.mlflow)
+            if self.mlflow is not None:
+                stop_mlflow(self.mlflow)
             raise
         self.mlreg_port, self.mlreg_pgid = int(dep.details["port"]), int(dep.details["pid"])
 
     def stop(self) -> None:
-        stop_mlflow(self.mlflow)
+        if self.mlflow is not None:
+            stop_mlflow(self.mlflow)
         self.registry.delete_deployment("bench", "1", self.name)
 
 
@@ -278,19 +292,20 @@ def batch(X: Any, fmt: str) -> bytes:
 # -- main -------------------------------------------------------------------------------------
 def main() -> None:
     def extra(p: Any) -> None:
-        p.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 10; quick 3)")
+        p.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 10; quick 1)")
         p.add_argument("--clients", type=int, default=4, help="concurrent connections (default 4)")
         p.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
                        help="worker processes of each server, a comma-separated list: one pair of servers "
                             "per count (default: 1 and the number of cores)")
 
     args = main_args(__doc__.splitlines()[0], extra=extra)
-    duration = args.duration or (3.0 if args.quick else 10.0)
+    duration = args.duration or (1.0 if args.quick else 10.0)
+    with_mlflow = peers_wanted(args)
     root = scratch(args, "service")
     worker_counts = sorted({int(w) for w in args.workers.split(",")})
     info(f"bench_service: {worker_counts} worker(s) per server, {args.clients} clients, {duration:g} s per run, "
          f"{args.runs} runs (+{args.warmup} warm-up), alternating")
-    _, X, mlflow_dir, registry = train(root)
+    _, X, mlflow_dir, registry = train(root, with_mlflow)
     results: dict[str, list[dict[str, Any]]] = {}
 
     def run_group(group: dict[str, tuple[int, list[bytes], int]]) -> None:
@@ -309,27 +324,36 @@ def main() -> None:
                  f"p99 {statistics.median(x['p99'] for x in r) * 1e3:.2f} ms, "
                  f"server CPU {statistics.median(x['cpu_per_request'] for x in r) * 1e3:.2f} ms/request")
 
+    def pair(mine: tuple[str, tuple], theirs: tuple[str, Any]) -> dict[str, tuple]:
+        """A group of mlreg's case and MLflow's (a callable building it: it needs the server)."""
+        group = {mine[0]: mine[1]}
+        if with_mlflow:
+            group[theirs[0]] = theirs[1]()
+        return group
+
     singles = single_rows(X)
     for workers in worker_counts:
         servers = Servers(root, registry, mlflow_dir, workers)
         try:
             mp, fp = servers.mlreg_port, servers.mlflow_port
-            check_same(mp, fp, singles[0])
-            check_same(mp, fp, json.dumps({"dataframe_records": X.head(50).to_dict("records")}).encode())
-            run_group({
-                f"single/mlreg/{workers}": (mp, [_request(mp, "/predict", JSON, b) for b in singles], servers.mlreg_pgid),
-                f"single/mlflow/{workers}": (fp, [_request(fp, "/invocations", JSON, b) for b in singles], servers.mlflow.pid),
-            })
+            fpid = servers.mlflow.pid if servers.mlflow is not None else 0
+            if with_mlflow:
+                check_same(mp, fp, singles[0])
+                check_same(mp, fp, json.dumps({"dataframe_records": X.head(50).to_dict("records")}).encode())
+            run_group(pair(
+                (f"single/mlreg/{workers}", (mp, [_request(mp, "/predict", JSON, b) for b in singles], servers.mlreg_pgid)),
+                (f"single/mlflow/{workers}", lambda: (fp, [_request(fp, "/invocations", JSON, b) for b in singles], fpid)),
+            ))
             if workers == worker_counts[-1]:
-                run_group({
-                    "batch/mlreg/arrow": (mp, [_request(mp, "/predict", ARROW, batch(X, "arrow"))], servers.mlreg_pgid),
-                    "batch/mlflow/parquet": (fp, [_request(fp, "/invocations", PARQUET, batch(X, "parquet"))],
-                                             servers.mlflow.pid),
-                })
-                run_group({
-                    "batch/mlreg/json": (mp, [_request(mp, "/predict", JSON, batch(X, "json"))], servers.mlreg_pgid),
-                    "batch/mlflow/json": (fp, [_request(fp, "/invocations", JSON, batch(X, "json"))], servers.mlflow.pid),
-                })
+                run_group(pair(
+                    ("batch/mlreg/arrow", (mp, [_request(mp, "/predict", ARROW, batch(X, "arrow"))], servers.mlreg_pgid)),
+                    ("batch/mlflow/parquet", lambda: (fp, [_request(fp, "/invocations", PARQUET, batch(X, "parquet"))],
+                                                      fpid)),
+                ))
+                run_group(pair(
+                    ("batch/mlreg/json", (mp, [_request(mp, "/predict", JSON, batch(X, "json"))], servers.mlreg_pgid)),
+                    ("batch/mlflow/json", lambda: (fp, [_request(fp, "/invocations", JSON, batch(X, "json"))], fpid)),
+                ))
         finally:
             servers.stop()
 
@@ -343,34 +367,45 @@ def main() -> None:
         return fig([x[key] * 1e3 for x in results[name]], unit="ms", better="lower")
 
     mlflow = "mlflow models serve"
+
+    def theirs_peer(name: str, figure: Any) -> list[dict[str, Any]]:
+        return [peer(mlflow, figure(name))] if name in results else [skipped_peer(args, mlflow)]
+
     rows = []
     for w in worker_counts:
         ours, theirs = f"single/mlreg/{w}", f"single/mlflow/{w}"
-        rps_ratio = rate(ours)["median"] / rate(theirs)["median"]
-        p99_lower = lat(ours, "p99")["median"] < lat(theirs, "p99")["median"]
         label = f"{w} worker{'s' if w > 1 else ''} each"
-        note = (f"{label}, {args.clients} concurrent keep-alive clients, {duration:g} s runs; "
-                f"MLflow {mlflow_version()} `models serve --env-manager local -w {w}`")
-        if w > 1:
-            note += ("; with more than one worker MLflow's uvicorn shares a socket without TCP_NODELAY, so its small "
-                     "answers stall on Nagle + delayed ACK (mlreg sets it)")
+        note = f"{label}, {args.clients} concurrent keep-alive clients, {duration:g} s runs"
+        if theirs in results:
+            rps_ratio = rate(ours)["median"] / rate(theirs)["median"]
+            p99_lower = lat(ours, "p99")["median"] < lat(theirs, "p99")["median"]
+            passed, p99_passed = rps_ratio >= 2 and p99_lower, p99_lower
+            note += f"; MLflow {mlflow_version()} `models serve --env-manager local -w {w}`"
+            if w > 1:
+                note += ("; with more than one worker MLflow's uvicorn shares a socket without TCP_NODELAY, so its "
+                         "small answers stall on Nagle + delayed ACK (mlreg sets it)")
+        else:  # quick mode without the peer: the goals cannot be judged
+            passed = p99_passed = None
         rows += [
-            row(f"service, single-row JSON ({label}): requests/s", rate(ours), peers=[peer(mlflow, rate(theirs))],
-                goal=">= 2x MLflow req/s at lower p99", passed=rps_ratio >= 2 and p99_lower, note=note),
-            row(f"service, single-row JSON ({label}): p50 latency", lat(ours, "p50"), peers=[peer(mlflow, lat(theirs, "p50"))]),
-            row(f"service, single-row JSON ({label}): p99 latency", lat(ours, "p99"), peers=[peer(mlflow, lat(theirs, "p99"))],
-                goal="< MLflow p99", passed=p99_lower),
-            row(f"service, single-row JSON ({label}): server CPU per request", cpu(ours), peers=[peer(mlflow, cpu(theirs))],
+            row(f"service, single-row JSON ({label}): requests/s", rate(ours), peers=theirs_peer(theirs, rate),
+                goal=">= 2x MLflow req/s at lower p99", passed=passed, note=note),
+            row(f"service, single-row JSON ({label}): p50 latency", lat(ours, "p50"),
+                peers=theirs_peer(theirs, lambda n: lat(n, "p50"))),
+            row(f"service, single-row JSON ({label}): p99 latency", lat(ours, "p99"),
+                peers=theirs_peer(theirs, lambda n: lat(n, "p99")),
+                goal="< MLflow p99", passed=p99_passed),
+            row(f"service, single-row JSON ({label}): server CPU per request", cpu(ours),
+                peers=theirs_peer(theirs, cpu),
                 note="CPU time of the server and its workers per request: the figure least disturbed by a busy machine"),
         ]
     w = worker_counts[-1]
     rows += [
         row(f"service, 10,000-row batches ({w} workers each): rows/s, mlreg Arrow vs MLflow Parquet",
             rate("batch/mlreg/arrow", BATCH_ROWS, "rows/s"),
-            peers=[peer(mlflow, rate("batch/mlflow/parquet", BATCH_ROWS, "rows/s"))]),
+            peers=theirs_peer("batch/mlflow/parquet", lambda n: rate(n, BATCH_ROWS, "rows/s"))),
         row(f"service, 10,000-row batches ({w} workers each): rows/s, JSON dataframe_split (both)",
             rate("batch/mlreg/json", BATCH_ROWS, "rows/s"),
-            peers=[peer(mlflow, rate("batch/mlflow/json", BATCH_ROWS, "rows/s"))]),
+            peers=theirs_peer("batch/mlflow/json", lambda n: rate(n, BATCH_ROWS, "rows/s"))),
     ]
     emit(rows, args)
 

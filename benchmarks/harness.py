@@ -16,7 +16,7 @@ Measuring
         ``runs`` rounds in which each case runs once; the order alternates each round
         (A B C, C B A, A B C, ...) so that drift of the machine hits every case alike.
         ``slow`` ({name: (runs, warmup)}) lets a slow peer take part in fewer rounds;
-        ``slow_cases(args, *names)`` builds it (1 run, no warm-up, in quick mode only).
+        ``slow_cases(args, *names)`` builds it (1 run, no warm-up, with ``--peers once``).
     time_commands(commands, runs=5, warmup=1, env=None, cwd=None, slow=None)
         ``alternate`` over fresh processes: ``commands`` maps a name to an argv list.
     timed(fn) -> float
@@ -42,11 +42,20 @@ Reporting
         mlreg rate / peer rate; for memory, how many times less it takes).
     main_args(description, argv=None, extra=None) -> argparse.Namespace
         The common options every script takes: --quick, --json, --runs N, --warmup N,
-        --keep (keep the scratch directory); ``extra(parser)`` may add more. Defaults:
-        5 runs and 1 warm-up (3 runs in quick mode). With --json, sys.stdout is pointed at
-        stderr until ``emit`` (libraries under test print to stdout).
+        --peers all|once|skip, --keep (keep the scratch directory); ``extra(parser)`` may
+        add more. Defaults: 5 runs after 1 warm-up, every peer like mlreg; quick mode: 3
+        runs, no warm-up, and the slow peers (MLflow) skipped (``--peers once``: measured
+        in one run). ``args.cheap_warmup`` is the warm-up for cheap in-process cases: 1
+        unless --warmup is given. With --json, sys.stdout is pointed at stderr until ``emit`` (libraries
+        under test print to stdout).
+    quick_runs(args, n)
+        In quick mode (and without --runs), ``n`` runs per case instead of 3.
+    peers_wanted(args) -> bool
+        Whether to set up and measure the slow peers at all (False with ``--peers skip``);
+        a script that skips one lists it with ``skipped_peer(args, name)``.
     emit(rows, args)
         Print ``rows``: a JSON list with --json (what run_all.py merges), else the table.
+        A peer measured in a single run (``--peers once``) is marked so in its cell.
 
 Environment
     BENCH_PYTHON    the interpreter of the bench venv (sys.executable)
@@ -73,6 +82,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -183,11 +193,30 @@ def alternate(
 
 
 def slow_cases(args: argparse.Namespace, *names: str) -> dict[str, tuple[int, int]]:
-    """The ``slow`` argument of :func:`alternate`: in quick mode the named (slow peer) cases
-    run once without warm-up; in full mode like every other case."""
-    if not getattr(args, "quick", False):
+    """The ``slow`` argument of :func:`alternate`: with ``--peers once`` (quick mode) the
+    named (slow peer) cases run once without warm-up; otherwise like every other case."""
+    if peers_mode(args) != "once":
         return {}
     return {n: (1, 0) for n in names}
+
+
+def peers_mode(args: argparse.Namespace | None) -> str:
+    """``all`` (full mode: peers measured like mlreg), ``once`` or ``skip``."""
+    return getattr(args, "peers", None) or "all"
+
+
+def peers_wanted(args: argparse.Namespace | None) -> bool:
+    """Whether the slow peers (MLflow) are set up and measured in this run."""
+    return peers_mode(args) != "skip"
+
+
+SKIPPED = "not measured in quick mode"
+
+
+def skipped_peer(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """A peer entry for a slow peer left out of this run (``--peers skip``): the table keeps
+    it, with "–" and, in the same cell, why."""
+    return peer(name, None, note=SKIPPED)
 
 
 def time_commands(
@@ -329,11 +358,16 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
             floor_txt = fmt_fig(floor) + (f" ({r['floor_name']})" if r.get("floor_name") else "")
         fr = ratio(r.get("mlreg"), floor)
         peers = r.get("peers") or []
-        peer_txt = "<br>".join(f"{p['name']}: {fmt_fig(p)}" for p in peers) or "–"
+        # a peer's own note (not measured / measured in one run) goes in its cell
+        peer_txt = "<br>".join(f"{p['name']}: {fmt_fig(p)}" + (f" ({p['note']})" if p.get("note") else "")
+                               for p in peers) or "–"
         sp = []
         memory = (r.get("mlreg") or {}).get("unit") in ("B", "KiB", "MiB", "GiB")
         win, lose = ("less", "more") if memory else ("faster", "slower")
         for p in peers:
+            if p.get("median") is None:
+                sp.append("–")
+                continue
             s = speedup(r.get("mlreg"), p)
             sp.append(f"{s:.1f}× {win}" if s is not None and s >= 1 else
                       (f"{1 / s:.1f}× {lose}" if s else "n/a"))
@@ -371,11 +405,18 @@ def main_args(description: str, argv: Sequence[str] | None = None, extra: Callab
     p.add_argument("--quick", action="store_true", help="reduced sizes (make bench-quick)")
     p.add_argument("--json", action="store_true", help="print the rows as a JSON list (for run_all.py)")
     p.add_argument("--runs", type=int, default=None, help="measured runs per case (default 5; quick 3)")
-    p.add_argument("--warmup", type=int, default=1, help="warm-up runs per case, discarded (default 1)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="warm-up runs per case, discarded (default 1; quick 0)")
+    p.add_argument("--peers", choices=("all", "once", "skip"), default=None,
+                   help="slow peers (MLflow): measured like mlreg (all, the default), in one run without "
+                        "warm-up (once), or not at all (skip, the quick-mode default)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     if extra:
         extra(p)
     args = p.parse_args(argv)
+    # stopped by run_all.py (timeout, Ctrl-C): exit normally, so that atexit removes the
+    # scratch directory
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.json:
         # libraries under test print to stdout (MLflow does): keep it clean for the JSON
         global _STDOUT
@@ -383,10 +424,39 @@ def main_args(description: str, argv: Sequence[str] | None = None, extra: Callab
         sys.stdout = sys.stderr
     if args.runs is None:
         args.runs = 3 if args.quick else 5
+        args.runs_given = False
+    else:
+        args.runs_given = True
+    # cheap in-process cases (a fraction of a second a run) keep one warm-up even in quick
+    # mode, so that first-call imports are not what they measure
+    args.cheap_warmup = args.warmup if args.warmup is not None else 1
+    if args.warmup is None:
+        args.warmup = 0 if args.quick else 1
+    if args.peers is None:
+        args.peers = "skip" if args.quick else "all"
     return args
 
 
+def _quick_notes(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Say so in the peer's cell when it took part in a single run (``--peers once``)."""
+    if not getattr(args, "quick", False) and peers_mode(args) == "all":
+        return
+    for r in rows:
+        for p in r.get("peers") or []:
+            if p.get("median") is not None and p.get("n") == 1 and (r.get("mlreg") or {}).get("n", 1) > 1 \
+                    and not p.get("note"):
+                p["note"] = "1 run, no warm-up"
+
+
+def quick_runs(args: argparse.Namespace, runs: int) -> None:
+    """In quick mode, unless --runs was given, measure ``runs`` runs per case: for the
+    scripts whose every run is several seconds of fresh processes."""
+    if getattr(args, "quick", False) and not getattr(args, "runs_given", True):
+        args.runs = runs
+
+
 def emit(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> None:
+    _quick_notes(rows, args)
     out = _STDOUT or sys.stdout
     if args.json:
         print(json.dumps(list(rows), indent=1), file=out, flush=True)
