@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 from mlreg.handlers.base import ModelHandler
+from mlreg.package import pickles
 
 PICKLE_FILE = "model/model.pkl"
 
 
 def dump_pickle(model: Any, writer: Any) -> None:
-    import cloudpickle
-
-    # protocol 5 writes large buffers (numpy arrays) out-of-band-capable, without a
-    # second in-memory copy; the writer hashes the bytes as they stream to disk.
+    # protocol 5 hands a large buffer (a numpy array's data) to the file in one piece, from
+    # the array's own memory; the writer hashes it while writing it. The file is a plain
+    # pickle followed by an index of its large buffers (mlreg.package.pickles).
     with writer.open(PICKLE_FILE) as f:
-        cloudpickle.dump(model, f, protocol=5)
+        pickles.dump(model, f)
 
 
 def load_pickle(package_dir: Path) -> Any:
-    with open(package_dir / PICKLE_FILE, "rb") as f:
-        return pickle.load(f)
+    # each large buffer is read once into memory of its own and the arrays are views of it
+    return pickles.load(package_dir / PICKLE_FILE)
 
 
 class CustomHandler(ModelHandler):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlreg.errors import IntegrityError
-from mlreg.stage.base import sha256_file
+from mlreg.package.hashing import sha256_path
 
 
 @dataclass
@@ -84,26 +84,39 @@ def hash_dir(root: Path) -> dict[str, str]:
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             full = Path(dirpath) / name
-            out[full.relative_to(root).as_posix()] = sha256_file(full)
+            out[full.relative_to(root).as_posix()] = sha256_path(full)
     return out
 
 
-def verify_dir(root: Path, expected: dict[str, str], what: str) -> None:
+def verify_dir(root: Path, expected: dict[str, str], what: str, keep: bool = False) -> None:
     """Raise IntegrityError unless every expected file is present and unchanged, and the
-    code paths hold nothing else."""
+    code paths hold nothing else.
+
+    ``keep=True`` is for a caller about to load the model: the model's large pickle is
+    then read once, its buffers straight into the memory the loaded arrays will use, while
+    it is hashed, and the load that follows unpickles the bytes that were checked instead
+    of reading the file again (``mlreg.package.pickles``). It holds the model's size in
+    memory until that load, so it is not for callers that only copy or inspect packages."""
+    from mlreg.package import pickles
+
     actual = {}
     real_root = root.resolve()
+    if keep:
+        pickles.drop_kept()
     for rel in expected:
         p = root / rel
         # a symlink anywhere on the way (the file or a directory above it) could point
         # outside the package: such a file counts as missing
         if p.is_file() and p.resolve() == real_root / rel:
-            actual[rel] = sha256_file(p)
+            digest = pickles.read_verified(p, expected[rel]) if keep and rel.startswith("model/") else None
+            actual[rel] = digest if digest is not None else sha256_path(p)
     report = compare(expected, actual)
     # Other extra files do not stop a load, except in the code paths, which go on
     # sys.path: a planted module (or bytecode) there would run on import.
     report.extra = _extra_code(root, expected)
     if not report.ok:
+        if keep:
+            pickles.drop_kept()
         raise IntegrityError(
             f"model package of {what} failed its checksum check ({report.summary()}); "
             "it was changed after it was logged, refusing to load it"

@@ -295,13 +295,15 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
         return self._store.snapshot("SELECT * FROM history WHERE MODEL_ID = ? ORDER BY EVENT_ID", [row.id])
 
     # -- loading --------------------------------------------------------------------------------
-    def package_dir(self, model_name: str, model_version: str) -> tuple[ModelRow, Path]:
-        """A local directory holding the model's package, verified against its checksums."""
+    def package_dir(self, model_name: str, model_version: str, keep: bool = False) -> tuple[ModelRow, Path]:
+        """A local directory holding the model's package, verified against its checksums
+        (``keep``: for a load that follows at once, which then unpickles the very bytes
+        that were checked instead of reading the model file again)."""
         from mlreg.package.verify import verify_dir
 
         row = self.get_model(model_name, model_version)
         path = self.stage.local_dir(row.id, row.files)
-        verify_dir(path, row.files, f"{model_name}/{model_version}")
+        verify_dir(path, row.files, f"{model_name}/{model_version}", keep=keep)
         return row, path
 
     def load_model(self, model_name: str, model_version: str) -> Any:
@@ -310,7 +312,7 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
         package: load models only from registries you trust."""
         from mlreg import context, handlers
 
-        row, path = self.package_dir(model_name, model_version)
+        row, path = self.package_dir(model_name, model_version, keep=True)
         manifest = row.manifest
         code_root = str(path / "code")
         if manifest.get("code_paths") and code_root not in sys.path:

@@ -8,7 +8,6 @@ directory and fsspec URLs (s3://, gs://, ...) implement it.
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +28,10 @@ class StageEntry:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """The sha256 of a local file (reading overlapped with hashing for large ones)."""
+    from mlreg.package.hashing import sha256_path
+
+    return sha256_path(path)
 
 
 class Stage(ABC):

@@ -12,7 +12,8 @@ from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
 from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.package.verify import is_bytecode_cache
-from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry, sha256_file
+from mlreg.package.hashing import sha256_path
+from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry
 
 
 def _fsync_dir(path: Path) -> None:
@@ -99,7 +100,7 @@ class LocalStage(Stage):
                 if is_bytecode_cache(full):
                     continue  # written by Python when a loaded model imported its code paths
                 rel = full.relative_to(root).as_posix()
-                out[rel] = f"symlink:{os.readlink(full)}" if full.is_symlink() else sha256_file(full)
+                out[rel] = f"symlink:{os.readlink(full)}" if full.is_symlink() else sha256_path(full)
         return out
 
     def delete(self, package_id: str) -> None:

@@ -1,0 +1,115 @@
+"""sha256 of package files, fast for large ones.
+
+``hashlib`` releases the GIL while it hashes a buffer of more than 2 KiB, so reading the
+next chunk of a file (or writing the data on, see ``writer``) runs on another core while
+the current one is hashed: a large file takes the time of the hashing alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+CHUNK = 4 * 1024 * 1024
+_PIPELINE_MIN = 3 * CHUNK  # below this the second thread does not pay for itself
+
+
+def sha256_path(path: str | Path) -> str:
+    """The sha256 of a file's contents."""
+    with open(path, "rb", buffering=0) as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        if size < _PIPELINE_MIN:
+            h = hashlib.sha256()
+            buf = bytearray(min(max(size, 1), CHUNK) + 1)  # one read more sees the end
+            view = memoryview(buf)
+            while n := f.readinto(buf):
+                h.update(view[:n])
+            return h.hexdigest()
+        _advise_sequential(fd)
+        return _pipelined(f)
+
+
+def _advise_sequential(fd: int) -> None:
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # a larger readahead from disk
+    except (AttributeError, OSError):
+        pass
+
+
+def _pipelined(f: Any) -> str:
+    """Read chunk n+1 while a second thread hashes chunk n (three buffers in turn)."""
+    import queue
+
+    h = hashlib.sha256()
+    free: Any = queue.SimpleQueue()
+    full: Any = queue.SimpleQueue()
+    for _ in range(3):
+        free.put(bytearray(CHUNK))
+
+    def hasher() -> None:
+        while (item := full.get()) is not None:
+            buf, n = item
+            h.update(memoryview(buf)[:n])
+            free.put(buf)
+
+    thread = threading.Thread(target=hasher, name="mlreg-sha256", daemon=True)
+    thread.start()
+    try:
+        while True:
+            buf = free.get()
+            n = f.readinto(buf)
+            if not n:
+                break
+            full.put((buf, n))
+    finally:
+        full.put(None)
+        thread.join()
+    return h.hexdigest()
+
+
+def update_overlapped(h: Any, data: memoryview, work: Any) -> None:
+    """``h.update(data)`` in a second thread while ``work()`` runs in this one; returns
+    when both are done (``work``'s exception, if any, is raised after the hash is done)."""
+    thread = threading.Thread(target=h.update, args=(data,), name="mlreg-sha256", daemon=True)
+    thread.start()
+    try:
+        work()
+    finally:
+        thread.join()
+
+
+def fill_and_hash(fd: int, pieces: list[Any]) -> str:
+    """The sha256 of ``pieces`` in order, each either bytes already read or a
+    ``(view, offset)`` to fill from the file ``fd`` first: this thread fills a chunk at a
+    time while a second one hashes what is filled. EOFError if the file ends early."""
+    import queue
+
+    from mlreg.package import fileio
+
+    h = hashlib.sha256()
+    ready: Any = queue.SimpleQueue()
+
+    def hasher() -> None:
+        while (item := ready.get()) is not None:
+            h.update(item)
+
+    thread = threading.Thread(target=hasher, name="mlreg-sha256", daemon=True)
+    thread.start()
+    try:
+        for piece in pieces:
+            if not isinstance(piece, tuple):
+                ready.put(memoryview(piece))
+                continue
+            view, offset = piece
+            for pos in range(0, len(view), CHUNK):
+                chunk = view[pos:pos + CHUNK]
+                fileio.fill(fd, [(chunk, offset + pos)])
+                ready.put(chunk)
+    finally:
+        ready.put(None)
+        thread.join()
+    return h.hexdigest()
