@@ -44,13 +44,10 @@ def _json_object(values: dict[str, str]) -> str | None:
 
 def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | None, value: str | None,
           event_id: int, values: dict[str, str] | None = None) -> None:
-    """Bring the current values up to date with one event (already inserted as ``event_id``).
+    """Bring the current values up to date with one event (already inserted as ``event_id``)
+    of a registered model (a registration itself goes through :func:`register`).
     ``values``: the model's current values of that attribute before the event, if the
     caller has read them already (see :func:`current`)."""
-    if attribute == "REGISTRATION":
-        con.execute(f"INSERT INTO listing ({LISTING_COLUMNS}) SELECT {LISTING_COLUMNS} FROM models WHERE id = ?",
-                    [model_id])
-        return
     if attribute == "DELETION":
         con.execute("DELETE FROM attributes WHERE model_id = ?", [model_id])
         con.execute("DELETE FROM listing WHERE id = ?", [model_id])

@@ -15,12 +15,10 @@ checkpoint after each small write then syncs a few small blocks instead of 256 K
 
 from __future__ import annotations
 
-import fcntl
 import os
 import random
 import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -34,8 +32,8 @@ from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.store import migrations
+from mlreg.store.locking import lock_timeout, registry_lock
 
-DEFAULT_TIMEOUT = 30.0
 BLOCK_SIZE = 16384  # for new registry files; an existing file keeps its own
 
 _ENGINE: duckdb.DuckDBPyConnection | None = None
@@ -54,17 +52,6 @@ def _engine() -> duckdb.DuckDBPyConnection:
         _ENGINE.execute("SET threads = 1")  # its queries are point lookups and small writes
         _ENGINE_PID = os.getpid()
     return _ENGINE
-
-
-def lock_timeout() -> float:
-    raw = os.environ.get("MLREG_LOCK_TIMEOUT")
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise MlregError(f"MLREG_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
-    return max(value, 0.0)
 
 
 def _sql_string(text: str) -> str:
@@ -98,61 +85,6 @@ def _is_corruption(exc: Exception) -> bool:
             "database file",
         )
     )
-
-
-def _acquire(fd: int, mode: int, timeout: float) -> bool:
-    """Take ``flock(fd, mode)``, waiting at most ``timeout`` seconds.
-
-    The wait is a blocking ``flock``: the kernel wakes waiters the moment the lock is
-    released. (Polling with sleeps starved waiters: 8 busy writers kept re-taking the
-    lock between another process's polls until its timeout ran out.) It runs in a helper
-    thread so that the wait stays bounded. On timeout this returns False and the fd
-    belongs to the helper thread from then on: it closes it (releasing the lock at
-    once if it ever gets it), so the caller must not touch it.
-    """
-    try:
-        fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        if timeout <= 0:
-            os.close(fd)
-            return False
-    except OSError as exc:
-        os.close(fd)
-        raise MlregError(f"cannot lock the registry: {exc.strerror}") from None
-    mu = threading.Lock()
-    done = threading.Event()
-    state: dict[str, Any] = {"acquired": False, "abandoned": False, "error": None}
-
-    def wait() -> None:
-        try:
-            fcntl.flock(fd, mode)
-            error = None
-        except OSError as exc:
-            error = exc
-        with mu:
-            if state["abandoned"]:
-                os.close(fd)
-                return
-            state["acquired"] = error is None
-            state["error"] = error
-        done.set()
-
-    threading.Thread(target=wait, name="mlreg-lock-wait", daemon=True).start()
-    interrupted = True
-    try:
-        done.wait(timeout)
-        interrupted = False
-    finally:
-        with mu:
-            acquired, error = state["acquired"], state["error"]
-            if error is not None or (acquired and interrupted):
-                os.close(fd)  # the thread is done with it; closing releases any lock
-            elif not acquired:
-                state["abandoned"] = True
-    if error is not None:
-        raise MlregError(f"cannot lock the registry: {error.strerror}")
-    return acquired
 
 
 class Store:
@@ -201,51 +133,8 @@ class Store:
         return self.path.is_file()
 
     # -- locking -----------------------------------------------------------------
-    def _holder(self) -> str:
-        try:
-            text = self.lock_path.read_text().strip()
-        except OSError:
-            return ""
-        m = re.fullmatch(r"pid (\d+) on (.*)", text)
-        if m and m.group(2) == socket.gethostname() and not _alive(int(m.group(1))):
-            return ""  # left behind by a process that was killed while holding the lock
-        return f" (held by {text})" if text else ""
-
-    @contextmanager
-    def _flock(self, exclusive: bool) -> Iterator[None]:
-        flags = os.O_RDWR | os.O_CREAT
-        try:
-            fd = os.open(self.lock_path, flags, 0o664)  # with the umask, never world-writable
-        except OSError:
-            if exclusive:
-                raise MlregError(f"cannot create lock file {self.lock_path}: permission denied or read-only") from None
-            yield  # a read-only location: readers go without the side lock
-            return
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        if not _acquire(fd, mode, self.timeout):
-            # fd now belongs to the waiting thread, which closes it
-            raise RegistryBusy(
-                f"registry {self.path} is busy: lock not acquired within "
-                f"{self.timeout:g} s{self._holder()}; retry, or raise MLREG_LOCK_TIMEOUT"
-            )
-        try:
-            if exclusive:
-                try:
-                    os.ftruncate(fd, 0)
-                    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-                except OSError:
-                    pass
-            try:
-                yield
-            finally:
-                if exclusive:
-                    try:
-                        os.ftruncate(fd, 0)
-                    except OSError:
-                        pass
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+    def _lock(self, exclusive: bool) -> Any:
+        return registry_lock(self.lock_path, exclusive, self.timeout, self.path)
 
     # -- attachments -------------------------------------------------------------------
     @contextmanager
@@ -307,7 +196,7 @@ class Store:
         An MlregError raised from here means the transaction did not commit (callers rely
         on it to clean up); only a non-mlreg exception can come after the COMMIT."""
         self._require()
-        with self._flock(exclusive=True):
+        with self._lock(exclusive=True):
             committed = False
             signature = self._signature()
             try:
@@ -335,7 +224,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._require()
-        with self._flock(exclusive=False):
+        with self._lock(exclusive=False):
             signature = self._signature()
             try:
                 with self._attached(read_only=True) as con:
@@ -369,7 +258,7 @@ class Store:
         it is attached: nothing is left behind; its space is freed with the last relation.
         While the file is unchanged (same signature), later calls reuse it."""
         self._require()
-        with self._flock(exclusive=False):
+        with self._lock(exclusive=False):
             signature = self._signature()
             cached = self._copy
             if cached is None or signature is None or cached[0] != signature or cached[1] != os.getpid():
@@ -425,7 +314,7 @@ class Store:
             mkdirs(self.path.parent)
         except OSError as exc:
             raise MlregError(f"cannot create {self.path.parent}: {exc.strerror}") from None
-        with self._flock(exclusive=True):
+        with self._lock(exclusive=True):
             created = not self.exists()
             try:
                 with self._attached(read_only=False, create=created) as con:
@@ -449,16 +338,6 @@ def _read_everything(con: duckdb.DuckDBPyConnection) -> None:
         cur = con.execute(f'SELECT * FROM "{table}"')
         while cur.fetchmany(4096):
             pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _first_line(exc: Exception) -> str:
