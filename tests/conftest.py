@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,12 @@ def hermetic_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLREG_HOME", str(home))
     monkeypatch.setenv("MLREG_STAGE", str(home / "stage"))
     monkeypatch.setenv("MLREG_CONFIG", str(tmp_path / "config.toml"))
+    # a temp directory of the test's own, for this process and the ones it starts: no test
+    # sees files another xdist worker creates in the shared system temp directory
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MLREG_LOCK_TIMEOUT", "30")
     monkeypatch.setenv("NO_COLOR", "1")

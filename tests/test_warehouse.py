@@ -473,7 +473,7 @@ def test_predict_file_is_all_or_nothing(registry, churn, data, tmp_path):
     with pytest.raises(InvalidInput):
         registry.predict_file("churn_v3", tmp_path / "bad.csv", out)
     assert out.read_text() == "previous content"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "mlreg-home", "out.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "mlreg-home", "out.parquet", "tmp"]
     with pytest.raises(InvalidInput, match="cannot tell the format of output .*out.xyz from its extension"):
         registry.predict_file("churn_v3", files(tmp_path, data)["csv"], tmp_path / "out.xyz")
     with pytest.raises(InvalidInput, match="directory .*missing does not exist"):
