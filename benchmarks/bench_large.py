@@ -126,7 +126,9 @@ def main() -> None:
     load_home = tmp / "load-reg"
     child_run("mlreg-log", load_home, "1", size)
     reg = common.mlreg_registry(load_home)
-    _row, package = reg.package_dir("big", "1")
+    from mlreg.runtime import loading
+
+    package = loading.verified(reg.scoring_spec("big", "1").package)
     src = max(package.rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
     nbytes = src.stat().st_size
     mlflow_dir = tmp / "mlflow"

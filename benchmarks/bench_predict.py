@@ -13,7 +13,7 @@ deployment.
    .predict(df)`` on the same model saved by ``mlflow.sklearn.save_model`` (with its
    signature), reading and writing with pandas, when mlflow imports.
 2. The same work in one warm process (imports and model load done once): mlreg's
-   ``registry.predict_file`` against the floor's read-predict-write. For information: it
+   ``registry.deployments.predict_file`` against the floor's read-predict-write. For information: it
    separates scoring overhead from start-up.
 
 The outputs of mlreg and the floor are checked to be equal. Not a test: run
@@ -178,7 +178,7 @@ def main() -> None:
         row(f"Batch scoring peak memory (max RSS), {title}", m["mlreg predict"], m["floor"], "same floor process",
             mlflow_peer("MLflow `pyfunc.load_model().predict(df)`", m.get("mlflow pyfunc")),
             goal="≤ 1.5× floor", passed=r_mem <= 1.5, note=f"{r_mem:.2f}× the floor"),
-        row(f"Batch scoring in a warm process (`registry.predict_file`), {title}", w["mlreg predict_file"], w["floor"],
+        row(f"Batch scoring in a warm process (`registry.deployments.predict_file`), {title}", w["mlreg predict_file"], w["floor"],
             "pyarrow read + model.predict(numpy) + pyarrow write",
             mlflow_peer("MLflow `predict(df)` with pandas I/O", w.get("mlflow predict")),
             goal=None, passed=None),
@@ -206,7 +206,7 @@ def warm_cases(registry, tmp: Path, source: Path, has_mlflow: bool = True) -> di
 
     def mlreg() -> float:
         t0 = time.perf_counter()
-        registry.predict_file(DEPLOYMENT, source, tmp / "warm-mlreg.parquet")
+        registry.deployments.predict_file(DEPLOYMENT, source, tmp / "warm-mlreg.parquet")
         return time.perf_counter() - t0
 
     cases = {"floor": floor, "mlreg predict_file": mlreg}

@@ -67,7 +67,7 @@ def main() -> None:
     uri = common.mlflow_uri(db)
     reg = common.mlreg_registry(home)
     client = common.mlflow_client(db) if with_mlflow else None
-    regfile = str(reg.path)
+    regfile = str(reg.store.path)
 
     # -- sanity: both answer the same set ------------------------------------------------------
     n_mlreg = len(reg.list_models().filter("TAGS->>'stage' = 'prod'").fetchall())

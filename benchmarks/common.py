@@ -210,7 +210,7 @@ def bulk_load_mlreg(home: Path, models: int, versions: int) -> float:
             )
         con.execute("DROP TABLE g")
         # the current tags/metrics tables are kept per event by mlreg; rebuild them once here
-        from mlreg.store import attributes
+        from mlreg.store.duckdb import attributes
 
         attributes.rebuild(con)
     return time.perf_counter() - t0

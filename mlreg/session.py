@@ -51,9 +51,11 @@ class Session:
     def database(self) -> str:
         return self._settings.database
 
-    def registry_path(self, database_name: str | None = None) -> Path:
-        name = validate_name(database_name or self.database, "database name")
-        return self.home / f"{name}.duckdb"
+    def store_url(self, database_name: str | None = None) -> str:
+        """Where the registry ``database_name`` keeps its metadata (see ``mlreg.store.open_store``)."""
+        from mlreg.store import store_url
+
+        return store_url(self.home, validate_name(database_name or self.database, "database name"))
 
     def __repr__(self) -> str:
         return f"Session(home={str(self.home)!r}, stage={self.stage!r}, role={self.role!r})"

@@ -156,7 +156,7 @@ def test_env_mismatch_without_relax_version(cli, clf, tmp_path, monkeypatch):
     ]
 
 
-def test_platform_service_routes_to_the_service_backend(cli, churn):
+def test_platform_service_routes_to_the_service_platform(cli, churn):
     run = cli("deploy", "create", "churn", "3", "svc", "--platform", "service", "--option", "port=eighty")
     assert (run.exit_code, run.stderr) == (1, "Error: option port must be a whole number, got 'eighty'\n")
     run = cli("deploy", "create", "churn", "3", "svc", "--platform", "cloud")
@@ -243,9 +243,9 @@ def test_predict_unreadable_input_writes_nothing(cli, churn, tmp_path):
     ],
 )
 def test_predict_failing_late_leaves_no_partial_output(cli, churn, tmp_path, monkeypatch, row, stderr):
-    from mlreg.deploy import scoring
+    from mlreg.runtime import scorer
 
-    monkeypatch.setattr(scoring, "BATCH_BYTES", 16 * 2048)  # many batches are written before the bad row
+    monkeypatch.setattr(scorer, "BATCH_BYTES", 16 * 2048)  # many batches are written before the bad row
     cli("deploy", "create", "churn", "3", "churn_v3")
     frame = churn_data(60_000, seed=9).astype(object)
     frame.loc[59_000] = row

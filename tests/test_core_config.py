@@ -31,7 +31,7 @@ def test_defaults_without_anything(clean_env):
     assert s.stage == str(clean_env / ".mlreg" / "stage")
     assert s.database == "MODEL_REGISTRY"
     assert s.role  # the OS user
-    assert s.registry_path() == clean_env / ".mlreg" / "MODEL_REGISTRY.duckdb"
+    assert s.store_url() == str(clean_env / ".mlreg" / "MODEL_REGISTRY.duckdb")
 
 
 def test_nearest_mlreg_directory_is_found(clean_env, monkeypatch):

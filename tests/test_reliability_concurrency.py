@@ -144,8 +144,8 @@ def test_concurrent_cli_commands_all_succeed(tmp_path, registry):
 
 HOLD_MLREG_LOCK = """
 import sys
-from mlreg.store import Store
-with Store(sys.argv[1]).write():
+from mlreg.store.duckdb.file import RegistryFile
+with RegistryFile(sys.argv[1]).write():
     print("locked", flush=True)
     sys.stdin.readline()
 """
@@ -164,7 +164,7 @@ def test_lock_timeout_exits_5_and_names_the_holder(holder, registry):
     registry.log_model(SumModel(), "m", "1", signatures=SIGNATURES)
     before = registry.get_tags("m", "1")
     script = HOLD_MLREG_LOCK if holder == "mlreg write" else HOLD_DUCKDB_FILE
-    hold = subprocess.Popen([sys.executable, "-c", script, str(registry.path)], env=env(),
+    hold = subprocess.Popen([sys.executable, "-c", script, str(registry.store.path)], env=env(),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert hold.stdout.readline().strip() == "locked"
@@ -196,13 +196,13 @@ def test_a_timed_out_waiter_does_not_keep_the_lock(registry):
     """In a long-lived process (the Python API), a wait that timed out must not leave a
     lock behind once the holder lets go."""
     from mlreg import RegistryBusy
-    from mlreg.store import Store
+    from mlreg.store.duckdb.file import RegistryFile
 
     registry.log_model(SumModel(), "m", "1", signatures=SIGNATURES)
-    hold = subprocess.Popen([sys.executable, "-c", HOLD_MLREG_LOCK, str(registry.path)], env=env(),
+    hold = subprocess.Popen([sys.executable, "-c", HOLD_MLREG_LOCK, str(registry.store.path)], env=env(),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert hold.stdout.readline().strip() == "locked"
-    impatient = Store(registry.path, timeout=0.2)
+    impatient = RegistryFile(registry.store.path, timeout=0.2)
     for _ in range(3):
         with pytest.raises(RegistryBusy, match=f"held by pid {hold.pid}"):
             with impatient.write():

@@ -166,7 +166,7 @@ def _corrupt(kind: str, path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["empty", "garbage", "truncated-header", "truncated-half", "zeroed-blocks", "text"])
 def test_corrupt_registry_file_exits_6_without_traceback(kind, models, registry, hermetic_env):
-    _corrupt(kind, registry.path)
+    _corrupt(kind, registry.store.path)
     before = fingerprint(hermetic_env)
     commands = [["list"], ["tag", "set", "a", "1", "k", "v"], ["verify"], ["create"], ["--verbose", "history"]]
     for args in commands:
@@ -184,7 +184,7 @@ def test_corrupt_registry_file_exits_6_without_traceback(kind, models, registry,
 def test_corrupt_registry_file_is_an_integrity_error_for_every_operation(kind, models, registry, hermetic_env):
     from mlreg import model_registry
 
-    _corrupt(kind, registry.path)
+    _corrupt(kind, registry.store.path)
     before = fingerprint(hermetic_env)
     operations = {
         "list_models": lambda: registry.list_models(),

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from mlreg import MlregError, model_registry
-from mlreg.store import migrations
+from mlreg.store.duckdb import migrations
 from tests.data.harness import assert_one_line_error, fingerprint, mlreg
 from tests.data.make_schema_fixtures import migration_hashes, snapshot
 from tests.jsoncompare import same as _same

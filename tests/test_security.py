@@ -101,7 +101,7 @@ WHERE_ATTACKS = [
 @pytest.mark.parametrize("attack", WHERE_ATTACKS)
 def test_where_cannot_change_anything(attack, logged, hermetic_env, tmp_path):
     outside = tmp_path / "written.csv"
-    where = attack.format(registry=logged.path, outside=outside)
+    where = attack.format(registry=logged.store.path, outside=outside)
     before = fingerprint(hermetic_env)
     for args in (["list", "--where", where], ["list", "--order-by", where], ["list", "--columns", where]):
         proc = mlreg(*args, "--format", "json")

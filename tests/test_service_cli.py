@@ -204,7 +204,7 @@ def test_build_context_runs_through_its_entrypoint(classifier: Any, mlreg_bin: A
 
 
 def test_a_build_context_goes_only_where_it_may(classifier: Any, tmp_path: Path) -> None:
-    from mlreg.deploy.service.context import write_build_context
+    from mlreg.deploy.service.container import write_build_context
     from mlreg.errors import InvalidInput
 
     registry, _, _ = classifier
@@ -212,10 +212,10 @@ def test_a_build_context_goes_only_where_it_may(classifier: Any, tmp_path: Path)
     taken.mkdir()
     (taken / "precious.txt").write_text("keep me")
     with pytest.raises(InvalidInput, match="is not empty; name a new or empty one"):
-        write_build_context(registry, "clf", "1", taken)
+        write_build_context(registry.scoring_spec("clf", "1"), taken)
     assert (taken / "precious.txt").read_text() == "keep me"
-    ctx = write_build_context(registry, "clf", "1", tmp_path / "ctx", prebuilt_image="registry.local/base:1")
+    ctx = write_build_context(registry.scoring_spec("clf", "1"), tmp_path / "ctx", prebuilt_image="registry.local/base:1")
     dockerfile = (ctx / "Dockerfile").read_text()
     assert "FROM registry.local/base:1\n" in dockerfile and "pip install" not in dockerfile
-    assert write_build_context(registry, "clf", "1", ctx) == ctx  # ours: rewritten whole
+    assert write_build_context(registry.scoring_spec("clf", "1"), ctx) == ctx  # ours: rewritten whole
     assert "FROM python:" in (ctx / "Dockerfile").read_text()

@@ -195,7 +195,7 @@ def test_deleting_the_model_stops_its_service(classifier: Any) -> None:
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"colour": "blue"}, r"^unknown option\(s\) for a service deployment: colour; known: "),
+    ({"colour": "blue"}, r"^unknown service deployment option\(s\) colour; known: "),
     ({"port": -1}, r"^option port must be between 0 and 65535, got -1$"),
     ({"port": "eighty"}, r"^option port must be a whole number, got 'eighty'$"),
     ({"port": 70000}, r"^option port must be between 0 and 65535, got 70000$"),
@@ -205,7 +205,7 @@ def test_deleting_the_model_stops_its_service(classifier: Any) -> None:
     ({"endpoint": "a b"}, r"^option endpoint must be a URL path"),
     ({"endpoint": "../x"}, r"^option endpoint must be a URL path"),
     ({"min_instances": 3, "max_instances": 2}, r"^option min_instances \(3\) is more than max_instances \(2\)$"),
-    ({"use_gpu": "maybe"}, r"^option use_gpu must be true or false, got 'maybe'$"),
+    ({"use_gpu": "maybe"}, r"^option use_gpu must be true or false, not 'maybe'$"),
     ({"keep_order": False}, r"^option keep_order=False is not supported by a service"),
     ({"auth_token": ""}, r"^option auth_token must be a non-empty string without spaces$"),
     ({"host": "a/b"}, r"^option host must be an IP address or host name"),
@@ -218,7 +218,7 @@ def test_bad_options_are_refused_before_anything_starts(classifier: Any, options
 
 
 def test_options_are_recorded_with_their_defaults(classifier: Any) -> None:
-    from mlreg.deploy.service.backend import check
+    from mlreg.deploy.service.platform import check
 
     recorded, secrets = check({"port": "8123", "use_gpu": "false", "auth_token": SECRET, "replace_udf": True})
     assert secrets == {"auth_token": SECRET}

@@ -13,32 +13,34 @@ import pytest
 from mlreg.deploy.service import spec as service_spec
 from mlreg.deploy.service.app import build_app, token_digest
 from mlreg.deploy.service.batching import Batcher, Runner
-from mlreg.deploy.service.scoring import ARROW, JSON, Parsed, RequestError, Scorer, choose_output
+from mlreg.runtime import loading
+from mlreg.deploy.service.payloads import ARROW, JSON, Parsed, RequestError, ServedModel, choose_output
 
 
 @pytest.fixture
 def spec(classifier: Any) -> dict[str, Any]:
     registry, _, _ = classifier
-    return service_spec.from_registry(registry, "clf", "1", deployment="svc")
+    return service_spec.from_scoring(registry.scoring_spec("clf", "1"), deployment="svc")
 
 
 def test_spec_holds_what_a_server_needs_and_no_secret(classifier: Any, spec: dict[str, Any]) -> None:
     registry, _, _ = classifier
-    row, path = registry.package_dir("clf", "1")
+    row = registry.get_model("clf", "1")
+    path = loading.verified(registry.scoring_spec("clf", "1").package)
     assert spec == {
         "model_id": row.id, "model_name": "clf", "model_version": "1", "model_type": "sklearn",
-        "handler": row.manifest["handler"], "code_paths": [], "package_dir": str(path.resolve()),
+        "package": registry.scoring_spec("clf", "1").package.to_json(), "package_dir": str(path.resolve()),
         "target_method": "predict", "signature": row.manifest["signatures"]["predict"], "deployment": "svc",
         "endpoint": "predict", "max_request_bytes": 100 * 1024 * 1024, "output_with_input_features": False,
         "auth": False, "batch_requests": None,
     }
     with pytest.raises(Exception, match=r"^model clf/1 has no target method 'transform'; it has: predict"):
-        service_spec.from_registry(registry, "clf", "1", "transform")
+        service_spec.from_scoring(registry.scoring_spec("clf", "1", "transform"))
 
 
 def test_spec_from_a_package_directory_checks_the_model(classifier: Any, tmp_path: Any) -> None:
     registry, _, _ = classifier
-    _, path = registry.package_dir("clf", "1")
+    path = loading.verified(registry.scoring_spec("clf", "1").package)
     assert service_spec.from_package(path, "clf", "1")["model_name"] == "clf"
     with pytest.raises(Exception, match=r"holds model clf/1, not clf/2$"):
         service_spec.from_package(path, "clf", "2")
@@ -62,7 +64,7 @@ def test_unacceptable_accept() -> None:
 
 
 def test_split_with_duplicate_columns_is_not_turned_into_records(spec: dict[str, Any]) -> None:
-    scorer = Scorer(spec)
+    scorer = ServedModel(spec)
     parsed = scorer.read(b'{"dataframe_split": {"columns": ["a", "a", "c", "d"], "data": [[1, 2, 3, 4]]}}', JSON)
     assert parsed.records is None and list(parsed.frame.columns) == ["a", "a", "c", "d"]
     with pytest.raises(RequestError) as err:
@@ -96,7 +98,7 @@ class AppClient:
         return self.request("POST", url, **kwargs)
 
 
-class CountingScorer(Scorer):
+class CountingServedModel(ServedModel):
     def __init__(self, spec: dict[str, Any]):
         super().__init__(spec)
         self.calls: list[int] = []
@@ -106,7 +108,7 @@ class CountingScorer(Scorer):
         return super().score(parsed)
 
 
-def run_batch(scorer: Scorer, items: list[Parsed]) -> list[Any]:
+def run_batch(scorer: ServedModel, items: list[Parsed]) -> list[Any]:
     async def main() -> list[Any]:
         batcher = Batcher(scorer, Runner())
         futures = [batcher.submit(p) for p in items]  # all in one turn of the loop
@@ -117,7 +119,7 @@ def run_batch(scorer: Scorer, items: list[Parsed]) -> list[Any]:
 
 def test_requests_that_arrive_together_are_scored_in_one_call(spec: dict[str, Any], classifier: Any) -> None:
     _, model, X = classifier
-    scorer = CountingScorer(spec)
+    scorer = CountingServedModel(spec)
     assert scorer.batching  # a scikit-learn model is row-wise
     items = [Parsed(records=X.iloc[i: i + n].to_dict("records")) for i, n in ((0, 1), (5, 3), (20, 2))]
     assert all(scorer.batchable(p) for p in items)
@@ -129,7 +131,7 @@ def test_requests_that_arrive_together_are_scored_in_one_call(spec: dict[str, An
 
 def test_a_bad_request_in_a_batch_fails_alone(spec: dict[str, Any], classifier: Any) -> None:
     _, model, X = classifier
-    scorer = CountingScorer(spec)
+    scorer = CountingServedModel(spec)
     bad = X.iloc[:2].to_dict("records")
     bad[1]["b"] = "oops"
     results = run_batch(scorer, [Parsed(records=X.iloc[:1].to_dict("records")), Parsed(records=bad),
@@ -141,11 +143,11 @@ def test_a_bad_request_in_a_batch_fails_alone(spec: dict[str, Any], classifier: 
 
 
 def test_rows_that_lack_a_feature_are_not_batched(spec: dict[str, Any]) -> None:
-    scorer = Scorer(spec)
+    scorer = ServedModel(spec)
     assert not scorer.batchable(Parsed(records=[{"a": 1, "b": 2, "c": 3}]))
     assert not scorer.batchable(Parsed(records=[{"a": 1, "b": 2, "c": 3, "d": 4}] * 1000))
     assert not scorer.batchable(Parsed(frame=pd.DataFrame({"a": [1.0]})))
-    assert not Scorer({**spec, "batch_requests": False}).batchable(Parsed(records=[{"a": 1, "b": 2, "c": 3, "d": 4}]))
+    assert not ServedModel({**spec, "batch_requests": False}).batchable(Parsed(records=[{"a": 1, "b": 2, "c": 3, "d": 4}]))
 
 
 def test_output_with_input_features_and_empty_input(spec: dict[str, Any], classifier: Any) -> None:

@@ -84,7 +84,7 @@ def test_load_in_a_fresh_process_with_settings_from_config_and_environment(
 
 def test_no_secret_is_stored_in_the_registry(s3_registry: Any) -> None:
     log(s3_registry)
-    assert SECRET.encode() not in s3_registry.path.read_bytes()
+    assert SECRET.encode() not in s3_registry.store.path.read_bytes()
     dump = json.dumps([s3_registry.list_models().fetchall(), s3_registry.get_history().fetchall()], default=str)
     assert SECRET not in dump
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from mlreg import MlregError
-from mlreg.store import Store, attributes, migrations
+from mlreg.store.duckdb import attributes, migrations
+from mlreg.store.duckdb.file import RegistryFile
 from tests.fixtures.cli import subprocess_env
 from tests.fixtures.models import SumModel
 
@@ -53,10 +54,10 @@ def _busy_history(registry) -> None:
 
 def test_current_values_kept_per_event_equal_a_rebuild_from_the_events(registry):
     _busy_history(registry)
-    incremental = _current_state(registry.path)
-    with Store(registry.path).write() as con:
+    incremental = _current_state(registry.store.path)
+    with RegistryFile(registry.store.path).write() as con:
         attributes.rebuild(con)
-    assert _current_state(registry.path) == incremental
+    assert _current_state(registry.store.path) == incremental
     # and what the API returns is what the events say
     assert registry.get_tags("m", "1") == {"a": "first", "stage": "prod"}
     assert registry.get_tags("m", "2") == {}
@@ -105,7 +106,7 @@ def test_a_store_that_checked_the_schema_still_sees_a_newer_one_written_later(re
     registry.log_model(SumModel(), "m", "1", signatures=SIGNATURES)
     registry.set_tag("m", "1", "a", "1")  # the Store has checked this file now
     newer = migrations.SCHEMA_VERSION + 1
-    con = duckdb.connect(str(registry.path))
+    con = duckdb.connect(str(registry.store.path))
     try:
         con.execute("INSERT INTO schema_migrations (version, name, mlreg_version) VALUES (?, 'm999', '99.0.0')",
                     [newer])
@@ -118,7 +119,7 @@ def test_a_store_that_checked_the_schema_still_sees_a_newer_one_written_later(re
 
 
 def test_new_registries_use_small_blocks(registry):
-    con = duckdb.connect(str(registry.path), read_only=True)
+    con = duckdb.connect(str(registry.store.path), read_only=True)
     try:
         block_size = con.execute("SELECT block_size FROM pragma_database_size()").fetchall()[0][0]
     finally:

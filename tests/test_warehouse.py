@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlreg import AlreadyExists, IntegrityError, InvalidInput, NotFound, model_registry
-from mlreg.deploy import scoring
+from mlreg.runtime import scorer
 from mlreg.deploy.warehouse import EnvironmentMismatch
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.registry.registry import EnvironmentWarning
@@ -67,6 +67,11 @@ def data(trained) -> pd.DataFrame:
 
 def expected(trained, X: pd.DataFrame, method: str = "predict") -> np.ndarray:
     return np.asarray(getattr(trained[1], method)(X[["age", "plan"]]))
+
+
+def recorded_deployments(registry) -> list[str]:
+    with registry.store.read() as reader:
+        return [d.name for d in reader.deployments()]
 
 
 def files(tmp_path: Path, X: pd.DataFrame) -> dict[str, Path]:
@@ -214,9 +219,9 @@ def test_replace_udf(registry, churn, trained):
 def test_replace_udf_from_a_temporary_by_a_permanent_and_back(registry, churn):
     churn.deploy("d")
     churn.deploy("d", permanent=True, options={"replace_udf": True})
-    assert registry.store.query("SELECT name FROM deployments") == [("d",)]
+    assert recorded_deployments(registry) == ["d"]
     churn.deploy("d", options={"replace_udf": True})  # temporary again: the record goes
-    assert registry.store.query("SELECT name FROM deployments") == []
+    assert recorded_deployments(registry) == []
     assert registry.find_deployment("d").permanent is False
 
 
@@ -259,12 +264,11 @@ def test_permanent_udf_stage_location(registry, churn, trained, data, tmp_path):
     assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == sorted(
         registry.get_model("churn", "3").files
     )
-    scoring.forget(str(registry.path), "located")  # as a fresh process would: load from the copy
+    scorer.forget("located")  # as a fresh process would: load from the copy
     assert churn.predict("located", data)["output_feature_0"].tolist() == expected(trained, data).tolist()
 
     # the copy is checked like any package
-    scoring._MODELS.clear()
-    scoring.forget(str(registry.path), "located")
+    scorer.forget_all()
     (copy / "model" / "model.pkl").write_bytes(b"tampered")
     with pytest.raises(IntegrityError, match="deployment located.*failed its checksum check"):
         churn.predict("located", data)
@@ -354,7 +358,7 @@ def test_history_records_deploy_each_option_and_delete(registry, churn):
 
 def test_temporary_deployments_are_not_recorded(registry, churn):
     churn.deploy("temp")
-    assert registry.store.query("SELECT count(*) FROM deployments") == [(0,)]
+    assert recorded_deployments(registry) == []
     assert registry.get_history().filter("ATTRIBUTE_NAME LIKE 'DEPLOYMENT%'").fetchall() == []
 
 
@@ -405,10 +409,10 @@ def test_bad_deployment_names(churn):
 
 def test_model_is_loaded_once_per_process(registry, churn, data):
     churn.deploy("once")
-    first = scoring.scorer_for(registry, registry.find_deployment("once"))
+    first = scorer.scorer_for(registry.deployments.scoring_spec(registry.find_deployment("once")))
     churn.predict("once", data)
     churn.predict("once", data)
-    assert scoring.scorer_for(registry, registry.find_deployment("once")) is first
+    assert scorer.scorer_for(registry.deployments.scoring_spec(registry.find_deployment("once"))) is first
 
 
 # -- validation and bad input ----------------------------------------------------------------------
@@ -456,7 +460,7 @@ def test_unreadable_and_missing_files(churn, tmp_path):
 def test_predict_file_writes_each_format(registry, churn, trained, data, tmp_path, ext):
     churn.deploy("churn_v3", target_method="predict_proba")
     out = tmp_path / f"out.{ext}"
-    assert registry.predict_file("churn_v3", files(tmp_path, data)["parquet"], out) == len(data)
+    assert registry.deployments.predict_file("churn_v3", files(tmp_path, data)["parquet"], out) == len(data)
     read = {"parquet": pd.read_parquet, "csv": pd.read_csv, "tsv": lambda p: pd.read_csv(p, sep="\t"),
             "json": pd.read_json, "jsonl": lambda p: pd.read_json(p, lines=True)}[ext]
     frame = read(out)
@@ -471,23 +475,23 @@ def test_predict_file_is_all_or_nothing(registry, churn, data, tmp_path):
     out.write_text("previous content")
     data.assign(age=[*data.age[:-1].astype(object), "late-bad-value"]).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InvalidInput):
-        registry.predict_file("churn_v3", tmp_path / "bad.csv", out)
+        registry.deployments.predict_file("churn_v3", tmp_path / "bad.csv", out)
     assert out.read_text() == "previous content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "mlreg-home", "out.parquet", "tmp"]
     with pytest.raises(InvalidInput, match="cannot tell the format of output .*out.xyz from its extension"):
-        registry.predict_file("churn_v3", files(tmp_path, data)["csv"], tmp_path / "out.xyz")
+        registry.deployments.predict_file("churn_v3", files(tmp_path, data)["csv"], tmp_path / "out.xyz")
     with pytest.raises(InvalidInput, match="directory .*missing does not exist"):
-        registry.predict_file("churn_v3", files(tmp_path, data)["csv"], tmp_path / "missing" / "out.csv")
+        registry.deployments.predict_file("churn_v3", files(tmp_path, data)["csv"], tmp_path / "missing" / "out.csv")
 
 
 def test_predict_file_streams_large_inputs_in_few_batches(registry, churn, tmp_path, monkeypatch):
     calls = []
-    real = scoring.Scorer.score
-    monkeypatch.setattr(scoring.Scorer, "score", lambda self, t: calls.append(t.num_rows) or real(self, t))
-    monkeypatch.setattr(scoring, "BATCH_BYTES", 16 * 10_000)  # 10,000 rows of 2 features per batch
+    real = scorer.Scorer.score
+    monkeypatch.setattr(scorer.Scorer, "score", lambda self, t: calls.append(t.num_rows) or real(self, t))
+    monkeypatch.setattr(scorer, "BATCH_BYTES", 16 * 10_000)  # 10,000 rows of 2 features per batch
     churn.deploy("churn_v3")
     churn_data(25_000).to_parquet(tmp_path / "in.parquet")
-    assert registry.predict_file("churn_v3", tmp_path / "in.parquet", tmp_path / "out.parquet") == 25_000
+    assert registry.deployments.predict_file("churn_v3", tmp_path / "in.parquet", tmp_path / "out.parquet") == 25_000
     assert calls == [10_000, 10_000, 5_000]
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 25_000
 
@@ -537,8 +541,7 @@ def test_sql_errors_are_one_clear_line(registry, churn):
 
 def test_sql_reports_a_changed_package_as_an_integrity_error(registry, churn):
     churn.deploy("churn_v3", permanent=True)
-    scoring._MODELS.clear()
-    scoring.forget(str(registry.path), "churn_v3")  # as in a fresh process
+    scorer.forget_all()  # as in a fresh process
     row = registry.get_model("churn", "3")
     with open(registry.stage.local_dir(row.id, row.files) / "model" / "model.pkl", "ab") as f:
         f.write(b"\0")
@@ -546,7 +549,7 @@ def test_sql_reports_a_changed_package_as_an_integrity_error(registry, churn):
         registry.sql("SELECT churn_v3(30, 'pro')")
 
 
-def test_service_platform_routes_to_the_service_backend(churn):
+def test_service_platform_routes_to_the_service_platform(churn):
     with pytest.raises(InvalidInput, match="option port must be a whole number"):
         churn.deploy("svc", platform=TargetPlatform.SERVICE, options={"port": "eighty"})
 

@@ -56,7 +56,7 @@ def test_a_deployment_deleted_by_another_process_is_gone_here(registry, tmp_path
     X = churn_data()
     registry.log_model(churn_model(X), "churn", "3", sample_input_data=X)
     registry.deploy("churn", "3", "perm", permanent=True)
-    script = "import mlreg; from mlreg import model_registry; model_registry.ModelRegistry(mlreg.connect()).delete_deployment_by_name('perm')"
+    script = "import mlreg; from mlreg import model_registry; r = model_registry.ModelRegistry(mlreg.connect()); r.deployments.delete(r.find_deployment('perm'))"
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env(),
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -43,7 +43,7 @@ def _quietly(fetch: Callable[[typer.Context], list[str]]) -> Callable[[typer.Con
 def model_names(ctx: typer.Context) -> list[str]:
     from mlreg.cli import query
 
-    with _state(ctx).registry().models_in_place() as models:
+    with _state(ctx).registry().versions.scan() as models:
         return [str(row[0]) for row in query.filter_models(models, columns=["NAME"]).fetchall()]
 
 
@@ -54,8 +54,8 @@ def model_versions(ctx: typer.Context) -> list[str]:
     name = ctx.params.get("name")
     if not name:
         return []
-    with _state(ctx).registry().models_in_place() as models:
-        return [str(row[0]) for row in query.filter_models(models, name=name, columns=["VERSION"]).fetchall()]
+    with _state(ctx).registry().versions.scan(name=name) as models:
+        return [str(row[0]) for row in query.filter_models(models, columns=["VERSION"]).fetchall()]
 
 
 @_quietly

@@ -1,8 +1,11 @@
-"""The deployment backend interface: one per target platform.
+"""The deployment platform interface: one per target platform.
 
-The registry (``mlreg/registry/deployments.py``) validates names, records the
-deployment row and its history events, and calls the backend for everything
-platform-specific. Backends are imported lazily by platform.
+The registry (``mlreg/registry/deployments.py``) validates names, records the deployment
+and its history events, and calls the platform for everything that runs. A platform
+knows nothing of the registry: it gets a :class:`PlatformContext` (where the registry's
+packages live, where local state goes) and, for each deployment, the
+:class:`~mlreg.runtime.spec.ScoringSpec` of the model method it runs. Platforms are
+imported lazily, by platform.
 """
 
 from __future__ import annotations
@@ -10,36 +13,33 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Mapping
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import InvalidInput
+from mlreg.records import Deployment, ModelRow
+from mlreg.runtime.spec import PackageSpec, ScoringSpec
 
-if TYPE_CHECKING:
-    from mlreg.registry.registry import ModelRegistry, ModelRow
-
-
-@dataclass
-class Deployment:
-    """One deployment, as stored in the registry's ``deployments`` table (or, for a
-    temporary warehouse deployment, only in the deploying process)."""
-
-    name: str
-    model_id: str
-    model_name: str
-    model_version: str
-    platform: TargetPlatform
-    target_method: str
-    signature: dict[str, Any]
-    options: dict[str, Any]  # as recorded: never holds a secret
-    details: dict[str, Any] = field(default_factory=dict)  # backend state (pid, port, url, ...)
-    created_time: datetime | None = None
-    role: str = ""
-    permanent: bool = True
+__all__ = ["Deployment", "Platform", "PlatformContext", "get_platform", "platform_of"]
 
 
-class Backend(ABC):
+@dataclass(frozen=True)
+class PlatformContext:
+    """What a platform may know of the registry it deploys from."""
+
+    registry: str  # the registry's store URL: names it in messages and process-wide caches
+    database: str
+    stage: str  # the registry's stage URL
+    home: Path  # where platforms keep local state (e.g. ``<home>/services/<database>/``)
+    stage_options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def package(self, row: ModelRow) -> PackageSpec:
+        """The package of a registered version, on the registry's stage."""
+        return PackageSpec.of(row, self.stage, self.database, self.stage_options)
+
+
+class Platform(ABC):
     platform: TargetPlatform
     #: options every platform accepts (the seed's "options for all deployments")
     common_options = {"output_with_input_features": False, "keep_order": True}
@@ -51,27 +51,33 @@ class Backend(ABC):
         by `deploy show`, so it must never hold a secret (e.g. ``auth_token``: record a
         marker or a hash); ``secrets`` holds such values for :meth:`create` only."""
 
-    @abstractmethod
-    def create(self, registry: "ModelRegistry", row: "ModelRow", deployment: Deployment, secrets: dict[str, Any]) -> dict[str, Any]:
-        """Bring the deployment up; return the backend ``details`` to record. ``secrets``
-        holds the option values that ``check_options`` kept out of the record."""
+    def scoring_spec(self, ctx: PlatformContext, row: ModelRow, deployment: Deployment) -> ScoringSpec:
+        """The spec of what ``deployment`` runs (the registry's package unless the
+        platform keeps a copy of its own, as ``details`` say)."""
+        return ScoringSpec.of(row, deployment.target_method, ctx.package(row), deployment.name, deployment.options)
 
     @abstractmethod
-    def predict(self, registry: "ModelRegistry", deployment: Deployment, data: Any) -> Any:
+    def create(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment,
+               secrets: dict[str, Any]) -> dict[str, Any]:
+        """Bring the deployment up; return the ``details`` to record. ``secrets`` holds
+        the option values that ``check_options`` kept out of the record."""
+
+    @abstractmethod
+    def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         """Score ``data`` through the deployment."""
 
     def status(self, deployment: Deployment) -> str:
-        """'running', 'stopped' or 'ready' (a warehouse function needs no process)."""
+        """'running', 'stopped', 'unhealthy' or 'ready' (a warehouse function needs no process)."""
         return "ready"
 
     @abstractmethod
-    def delete(self, registry: "ModelRegistry", deployment: Deployment) -> None:
+    def delete(self, ctx: PlatformContext, deployment: Deployment) -> None:
         """Tear the deployment down (stop processes, drop functions). Idempotent."""
 
 
-_BACKENDS = {
-    TargetPlatform.WAREHOUSE: ("mlreg.deploy.warehouse", "WarehouseBackend"),
-    TargetPlatform.SERVICE: ("mlreg.deploy.service", "ServiceBackend"),
+_PLATFORMS = {
+    TargetPlatform.WAREHOUSE: ("mlreg.deploy.warehouse", "WarehousePlatform"),
+    TargetPlatform.SERVICE: ("mlreg.deploy.service", "ServicePlatform"),
 }
 
 
@@ -85,6 +91,6 @@ def platform_of(value: Any) -> TargetPlatform:
         raise InvalidInput(f"unknown platform {value!r}; known: {known}") from None
 
 
-def get_backend(platform: TargetPlatform) -> Backend:
-    module, cls = _BACKENDS[platform]
+def get_platform(platform: TargetPlatform) -> Platform:
+    module, cls = _PLATFORMS[platform]
     return getattr(importlib.import_module(module), cls)()

@@ -4,7 +4,7 @@ The function takes the signature's input features as arguments (in order) and re
 the output feature, or a STRUCT of the named outputs when there are several. It is an
 Arrow function: DuckDB hands it whole vectors of rows (2,048 at a time in DuckDB 2.0, so
 a million-row query calls the model ~500 times). Batch `predict` therefore does not go
-through SQL: it streams large Arrow batches (``scoring.BATCH_BYTES``) through the same
+through SQL: it streams large Arrow batches (``runtime.scorer.BATCH_BYTES``) through the same
 scoring code, so a file is scored in a few calls of the model.
 
 Temporary deployments exist only in the deploying process (the registry keeps them);
@@ -19,18 +19,21 @@ import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from mlreg import context
-from mlreg.deploy import frames, scoring
-from mlreg.deploy.base import Backend, Deployment
+from mlreg.deploy import frames, sql_functions
+from mlreg.deploy.base import Deployment, Platform, PlatformContext
+from mlreg.deploy.options import check_known, parse_bool
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import InvalidInput, MlregError
+from mlreg.records import ModelRow
+from mlreg.runtime import loading
+from mlreg.runtime.scorer import Scorer, batch_rows, forget, scorer_for
+from mlreg.runtime.spec import ScoringSpec
 
 if TYPE_CHECKING:
     import duckdb
 
-    from mlreg.registry.registry import ModelRegistry, ModelRow
     from mlreg.stage import Stage
 
 #: the seed's options: those for all deployments, then those for warehouse deployments
@@ -41,40 +44,31 @@ DEFAULTS: dict[str, Any] = {
     "relax_version": False,
     "replace_udf": False,
 }
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+#: where a deployment's own copy of its package goes, under permanent_udf_stage_location
+COPIES = "mlreg-deployments"
 
 
 class EnvironmentMismatch(InvalidInput):
     """The environment differs from the one the model was logged in (deploy refused)."""
 
 
-def parse_bool(name: str, value: Any) -> bool:
-    """True/False, or their spellings on a command line (``--option keep_order=false``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise InvalidInput(f"option {name} must be true or false, not {value!r}")
-
-
-def deployment_stage(registry: "ModelRegistry", location: str) -> "Stage":
+def deployment_stage(ctx: PlatformContext, location: str) -> "Stage":
     """Where permanent deployments keep their copy of the model package. A folder of its
     own under ``location``, so that it never mixes with a registry stage's packages."""
     from mlreg.stage import open_stage
 
-    return open_stage(location.rstrip("/") + "/mlreg-deployments", registry.database_name, registry.session.stage_options)
+    return open_stage(_copies(location), ctx.database, ctx.stage_options)
 
 
-class WarehouseBackend(Backend):
+def _copies(location: str) -> str:
+    return location.rstrip("/") + "/" + COPIES
+
+
+class WarehousePlatform(Platform):
     platform = TargetPlatform.WAREHOUSE
 
     def check_options(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        unknown = sorted(set(options) - set(DEFAULTS))
-        if unknown:
-            raise InvalidInput(
-                f"unknown warehouse deployment option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}"
-            )
+        check_known(options, DEFAULTS, "warehouse")
         recorded = dict(DEFAULTS)
         for name, value in options.items():
             if name == "permanent_udf_stage_location":
@@ -86,24 +80,31 @@ class WarehouseBackend(Backend):
                 recorded[name] = parse_bool(name, value)
         return recorded, {}
 
-    def create(self, registry: "ModelRegistry", row: "ModelRow", deployment: Deployment, secrets: dict[str, Any]) -> dict[str, Any]:
-        signature = scoring.signature_of(deployment)
+    def scoring_spec(self, ctx: PlatformContext, row: ModelRow, deployment: Deployment) -> ScoringSpec:
+        spec = super().scoring_spec(ctx, row, deployment)
+        location, package = deployment.details.get("location"), deployment.details.get("package")
+        if location and package:
+            return ScoringSpec(spec.package.relocated(_copies(location), package), spec.target_method,
+                               spec.signature, spec.deployment, spec.options)
+        return spec
+
+    def create(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment,
+               secrets: dict[str, Any]) -> dict[str, Any]:
+        signature = spec.model_signature()
         check_function_name(deployment.name, signature)
-        diffs = context.environment_differences(row.manifest.get("environment", {}))
+        diffs = loading.environment_differences(spec.package)
         if diffs and not deployment.options.get("relax_version"):
             raise EnvironmentMismatch(
-                f"cannot deploy {row.name}/{row.version}: this environment differs from the one it was logged in: "
+                f"cannot deploy {spec.package.label}: this environment differs from the one it was logged in: "
                 + "; ".join(diffs)
                 + ". Install the recorded versions, or pass options={'relax_version': True} "
                 "(--option relax_version=true) to deploy anyway"
             )
         if diffs:
-            from mlreg.registry.registry import EnvironmentWarning
-
             warnings.warn(
-                f"deploying {row.name}/{row.version} as {deployment.name} although this environment differs from "
+                f"deploying {spec.package.label} as {deployment.name} although this environment differs from "
                 "the one it was logged in (relax_version): " + "; ".join(diffs),
-                EnvironmentWarning,
+                loading.EnvironmentWarning,
                 stacklevel=4,
             )
         details: dict[str, Any] = {"function": deployment.name}
@@ -112,18 +113,19 @@ class WarehouseBackend(Backend):
         location = deployment.options.get("permanent_udf_stage_location")
         if deployment.permanent and location:
             details["location"] = location
-            details["package"] = copy_package(registry, row, location, deployment.name)
-        deployment.details = details
+            details["package"] = copy_package(ctx, spec, location, deployment.name)
+            spec = ScoringSpec(spec.package.relocated(_copies(location), details["package"]), spec.target_method,
+                               spec.signature, spec.deployment, spec.options)
         try:
             # load now: a model that cannot be loaded here is refused at deploy time
-            scoring.scorer_for(registry, deployment, quiet=True)
+            scorer_for(spec, warn=False)
         except BaseException:
-            self.delete(registry, deployment)
+            self.delete(ctx, Deployment(**{**deployment.__dict__, "details": details}))
             raise
         return details
 
-    def predict(self, registry: "ModelRegistry", deployment: Deployment, data: Any) -> Any:
-        scorer = scoring.scorer_for(registry, deployment)
+    def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
+        scorer = scorer_for(spec)
         kind = frames.kind_of(data)
         with_inputs = bool(deployment.options.get("output_with_input_features"))
         if kind == "pandas":
@@ -137,7 +139,7 @@ class WarehouseBackend(Backend):
         if kind == "arrow":
             import pyarrow as pa
 
-            rows = scoring.batch_rows(len(scorer.input_names))
+            rows = batch_rows(len(scorer.input_names))
             schema, batches = _scored(scorer, data.schema, data.to_batches(max_chunksize=rows), with_inputs)
             return pa.Table.from_batches(list(batches), schema=schema)
         if kind == "relation":
@@ -145,27 +147,27 @@ class WarehouseBackend(Backend):
         with _file_source(scorer, deployment, data, with_inputs) as (input_schema, source):
             return frames.to_relation(*_scored(scorer, input_schema, source, with_inputs))
 
-    def predict_file(self, registry: "ModelRegistry", deployment: Deployment, source: Path, output: Path,
-                     output_format: str | None = None) -> int:
+    def predict_file(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, source: Path,
+                     output: Path, output_format: str | None = None) -> int:
         """Score a file into a file, streaming large batches; returns the rows written."""
-        scorer = scoring.scorer_for(registry, deployment)
+        scorer = scorer_for(spec)
         with_inputs = bool(deployment.options.get("output_with_input_features"))
         fmt = output_format or frames.format_of(output, "output")
         with _file_source(scorer, deployment, source, with_inputs) as (input_schema, batches):
             return frames.write_file(*_scored(scorer, input_schema, batches, with_inputs), output, fmt)
 
-    def delete(self, registry: "ModelRegistry", deployment: Deployment) -> None:
-        scoring.forget(str(registry.path), deployment.name)
+    def delete(self, ctx: PlatformContext, deployment: Deployment) -> None:
+        forget(deployment.name, deployment.model_id)
         package = deployment.details.get("package")
         location = deployment.details.get("location")
         if package and location:
             try:
-                deployment_stage(registry, location).delete(package)
+                deployment_stage(ctx, location).delete(package)
             except OSError:
                 pass  # already gone, or the location is unreachable: the record goes anyway
 
 
-def _scored(scorer: scoring.Scorer, input_schema: Any, source: Iterable[Any], with_inputs: bool) -> tuple[Any, Iterable[Any]]:
+def _scored(scorer: Scorer, input_schema: Any, source: Iterable[Any], with_inputs: bool) -> tuple[Any, Iterable[Any]]:
     """The schema and the scored batches of a source of input batches."""
     names = [str(n) for n in input_schema.names]
     columns = scorer.input_columns(names)
@@ -173,26 +175,26 @@ def _scored(scorer: scoring.Scorer, input_schema: Any, source: Iterable[Any], wi
     return schema, frames.scored_batches(source, scorer.score, columns, scorer.input_names, with_inputs)
 
 
-def _relation_source(scorer: scoring.Scorer, rel: "duckdb.DuckDBPyRelation", with_inputs: bool) -> tuple[Any, Iterable[Any]]:
+def _relation_source(scorer: Scorer, rel: "duckdb.DuckDBPyRelation", with_inputs: bool) -> tuple[Any, Iterable[Any]]:
     import duckdb
 
     columns = scorer.input_columns([str(c) for c in rel.columns])  # a missing column fails here, named
     if not with_inputs:
         rel = rel.project(", ".join(frames.quote_ident(c) for c in columns))
     try:
-        source = rel.to_arrow_reader(scoring.batch_rows(len(columns)))
+        source = rel.to_arrow_reader(batch_rows(len(columns)))
     except duckdb.Error as e:
         raise InvalidInput(f"cannot read input: {frames.read_error(e)}") from None
     return source.schema, _read(source)
 
 
 @contextmanager
-def _file_source(scorer: scoring.Scorer, deployment: Deployment, path: Any, with_inputs: bool) -> Iterator[tuple[Any, Iterable[Any]]]:
+def _file_source(scorer: Scorer, deployment: Deployment, path: Any, with_inputs: bool) -> Iterator[tuple[Any, Iterable[Any]]]:
     """The schema and batches of a file: Parquet through pyarrow (read in order, only the
     needed columns), CSV and JSON through DuckDB's readers (keep_order=False lets DuckDB
     read them in parallel without restoring the order)."""
     fmt = frames.format_of(frames.check_input(path))
-    rows = scoring.batch_rows(len(scorer.input_names))
+    rows = batch_rows(len(scorer.input_names))
     if fmt == "parquet":
         pf = frames.parquet_file(path)
         schema = pf.schema_arrow
@@ -232,22 +234,23 @@ def _read(source: Any) -> Iterable[Any]:
         yield batch
 
 
-def copy_package(registry: "ModelRegistry", row: "ModelRow", location: str, name: str) -> str:
+def copy_package(ctx: PlatformContext, spec: ScoringSpec, location: str, name: str) -> str:
     """Copy the verified model package to the deployment's stage location; returns its
     ID there (unique per deployment, so a replaced deployment's copy outlives the swap)."""
-    _, source = registry.package_dir(row.name, row.version)
-    stage = deployment_stage(registry, location)
+    source = loading.verified(spec.package)
+    files = dict(spec.package.files)
+    stage = deployment_stage(ctx, location)
     package_id = f"{name}-{uuid.uuid4().hex[:12]}"
     try:
         workdir = stage.begin(package_id)
     except OSError as e:
         raise InvalidInput(f"cannot use permanent_udf_stage_location {location}: {e.strerror or e}") from None
     try:
-        for rel in row.files:
+        for rel in files:
             target = workdir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / rel, target)
-        stage.publish(package_id, workdir, row.files)
+        stage.publish(package_id, workdir, files)
     except BaseException:
         stage.abort(package_id, workdir)
         raise
@@ -257,48 +260,49 @@ def copy_package(registry: "ModelRegistry", row: "ModelRow", location: str, name
 def check_function_name(name: str, signature: Any) -> None:
     """Refuse a deployment name that is a DuckDB function's (``abs``, ``sum``, ...): in SQL
     it would overload or fail to replace the built-in one."""
+    import duckdb
+
     con = frames.connect()
     try:
         taken = con.execute(
             "SELECT 1 FROM duckdb_functions() WHERE lower(function_name) = lower(?) LIMIT 1", [name]
         ).fetchall()
         if not taken:
-            register(con, name, scoring.positional(lambda *arrays: None, len(signature.inputs)), signature)
-    except Exception:  # noqa: BLE001 - any refusal by DuckDB means the same thing here
-        taken = [(1,)]
+            try:
+                sql_functions.register(con, name, sql_functions.positional(lambda *arrays: None, len(signature.inputs)),
+                                       signature)
+            except duckdb.CatalogException:  # DuckDB has a function of that name after all
+                taken = [(1,)]
     finally:
         con.close()
     if taken:
         raise InvalidInput(f"deployment name {name!r} is taken by a DuckDB built-in function; choose another name")
 
 
-def register(con: "duckdb.DuckDBPyConnection", name: str, fn: Any, signature: Any) -> None:
-    con.create_function(
-        name, fn, [scoring.duckdb_type(f) for f in signature.inputs], scoring.sql_return_type(signature),
-        type="arrow", null_handling="special", side_effects=False,
-    )
-
-
-def register_functions(con: "duckdb.DuckDBPyConnection", registry: "ModelRegistry", deployments: Iterable[Deployment],
+def register_functions(con: "duckdb.DuckDBPyConnection",
+                       deployments: Iterable[tuple[Deployment, Callable[[], ScoringSpec]]],
                        failures: list[BaseException] | None = None) -> list[str]:
-    """Register each warehouse deployment as a function of ``con``; each loads its model
-    on first call. mlreg errors raised inside a function (a bad input, a changed package)
-    are appended to ``failures``, so the caller can raise them rather than DuckDB's
-    wrapping of them. Returns the names registered."""
+    """Register each warehouse deployment as a function of ``con``. Each gets its scoring
+    spec and loads its model on first call (only the functions a query uses cost a model
+    load). mlreg errors raised inside a function (a bad input, a changed package) are
+    appended to ``failures``, so the caller can raise them rather than DuckDB's wrapping
+    of them. Returns the names registered."""
+    from mlreg.model_signature import ModelSignature
+
     names = []
-    for dep in deployments:
+    for dep, spec_of in deployments:
         if dep.platform is not TargetPlatform.WAREHOUSE:
             continue
-        signature = scoring.signature_of(dep)
+        signature = ModelSignature.from_dict(dep.signature)
 
-        def load(d: Deployment = dep) -> scoring.Scorer:
+        def load(spec_of: Callable[[], ScoringSpec] = spec_of) -> Scorer:
             try:
-                return scoring.scorer_for(registry, d)
+                return scorer_for(spec_of())
             except MlregError as e:
                 if failures is not None:
                     failures.append(e)
                 raise
 
-        register(con, dep.name, scoring.lazy_sql_function(load, len(signature.inputs), failures), signature)
+        sql_functions.register(con, dep.name, sql_functions.lazy_body(load, len(signature.inputs), failures), signature)
         names.append(dep.name)
     return names

@@ -83,7 +83,7 @@ class MLflowHandler(ModelHandler):
 
     def model_packages(self, model: Any) -> list[str]:
         """MLflow's own record of what the model needs (its requirements.txt)."""
-        from mlreg.context import requirement_name
+        from mlreg.provenance import requirement_name
 
         out = list(self.packages)
         src = source_dir(model)

@@ -6,7 +6,7 @@ import warnings
 
 from mlreg.names import validate_name
 from mlreg.session import Session
-from mlreg.store import Store
+from mlreg.store import open_store
 
 
 class RegistryExistsWarning(UserWarning):
@@ -14,15 +14,16 @@ class RegistryExistsWarning(UserWarning):
 
 
 def create_model_registry(session: Session, database_name: str | None = None) -> bool:
-    """Create the registry ``<home>/<database_name>.duckdb``.
+    """Create the registry ``database_name`` in the session's home (by default the file
+    ``<home>/<database_name>.duckdb``).
 
     Returns True when it was created; False, with a warning, when it already existed (an
     older schema is then upgraded). A registry written by a newer mlreg is refused.
     """
     name = validate_name(database_name or session.database, "database name")
-    store = Store(session.registry_path(name))
+    store = open_store(session.store_url(name))
     created, applied = store.create_or_upgrade()
     if not created:
         detail = f"; upgraded its schema ({', '.join(applied)})" if applied else ""
-        warnings.warn(f"registry {name} already exists at {store.path}{detail}", RegistryExistsWarning, stacklevel=2)
+        warnings.warn(f"registry {name} already exists at {store.url}{detail}", RegistryExistsWarning, stacklevel=2)
     return created

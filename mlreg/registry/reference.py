@@ -11,7 +11,7 @@ from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
 
 if TYPE_CHECKING:
-    from mlreg.deploy.base import Deployment
+    from mlreg.records import Deployment
     from mlreg.registry.registry import ModelRegistry
 
 

@@ -1,47 +1,45 @@
-"""The registry: the relational API of the seed (pass model_name and model_version)."""
+"""The registry: the relational API of the seed (pass model_name and model_version).
+
+``ModelRegistry`` is a thin facade over four parts that share a small core
+(:class:`~mlreg.registry.core.RegistryCore`): :class:`~mlreg.registry.versions.Versions`
+(log, list, history, load, delete), :class:`~mlreg.registry.metadata.Metadata`
+(description, tags, metrics), :class:`~mlreg.registry.deployments.Deployments` and
+:class:`~mlreg.registry.maintenance.Maintenance` (gc, verify, export). Each method
+below is written out; the parts are reachable for what the seed's API does not cover.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-import warnings
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-import duckdb
-
-from mlreg import _faults, jsonvalue
-from mlreg.errors import AlreadyExists, InvalidInput, MlregError, NotFound
-from mlreg.names import validate_key, validate_name, validate_tag_value
-from mlreg.registry.deployments import DeploymentsMixin, _from_row, _SELECT
-from mlreg.registry.maintenance import MaintenanceMixin, VerifyResult
-from mlreg.registry.metadata import MetadataMixin
-from mlreg.registry.rows import ModelRow
+from mlreg.deploy_platforms import TargetPlatform
+from mlreg.errors import NotFound
+from mlreg.names import validate_name
+from mlreg.records import METRIC, TAG, Deployment, ModelRow
+from mlreg.registry.core import RegistryCore
+from mlreg.registry.deployments import Deployments
+from mlreg.registry.maintenance import Maintenance, VerifyResult
+from mlreg.registry.metadata import Metadata
+from mlreg.registry.versions import Versions
+from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
-from mlreg.stage import Stage, open_stage
-from mlreg.store import Store, attributes
+from mlreg.store import MetadataStore, open_store
 
-# Imported where used, so that listing and metadata commands never load the packaging,
-# model-handler or environment code: mlreg.registry.logging, mlreg.handlers,
-# mlreg.context, mlreg.package.verify.
+if TYPE_CHECKING:
+    import duckdb
+
+    from mlreg.runtime.spec import ScoringSpec
+    from mlreg.stage import Stage, StageEntry
 
 __all__ = ["DEFAULT_DATABASE", "EnvironmentWarning", "ModelRegistry", "ModelRow", "VerifyResult"]
 
 DEFAULT_DATABASE = "MODEL_REGISTRY"
 
 
-class EnvironmentWarning(UserWarning):
-    """The current environment differs from the one a model was logged in."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
-    """A registry: one DuckDB file ``<home>/<database_name>.duckdb`` and its stage."""
+class ModelRegistry:
+    """A registry: its metadata store (by default ``<home>/<database_name>.duckdb``) and its stage."""
 
     def __init__(
         self,
@@ -50,102 +48,58 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
         create_if_not_exists: bool = False,
         clock: Callable[[], datetime] | None = None,
     ):
-        self._session = session
-        self._database = validate_name(database_name or session.database, "database name")
-        self._store = Store(session.registry_path(self._database))
-        self._clock = clock or _now
-        self._stage_cache: Stage | None = None
-        if not self._store.exists():
+        database = validate_name(database_name or session.database, "database name")
+        store = open_store(session.store_url(database))
+        if not store.exists():
             if create_if_not_exists:
-                self._store.create_or_upgrade()
+                store.create_or_upgrade()
             else:
                 raise NotFound(
-                    f"registry {self._database} does not exist at {self._store.path}; create it with "
-                    f"model_registry.create_model_registry(session, database_name={self._database!r}) or `mlreg create`"
+                    f"registry {database} does not exist at {store.url}; create it with "
+                    f"model_registry.create_model_registry(session, database_name={database!r}) or `mlreg create`"
                 )
+        self._core = RegistryCore(session, database, store, clock)
+        self._deployments = Deployments(self._core)
+        self._versions = Versions(self._core, self._deployments)
+        self._metadata = Metadata(self._core)
+        self._maintenance = Maintenance(self._core)
 
-    # -- plumbing ------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"ModelRegistry(database_name={self.database_name!r}, url={self.url!r})"
+
+    # -- what it is made of ---------------------------------------------------------------
     @property
     def session(self) -> Session:
-        return self._session
+        return self._core.session
 
     @property
     def database_name(self) -> str:
-        return self._database
+        return self._core.database
 
     @property
-    def path(self) -> Path:
-        return self._store.path
+    def url(self) -> str:
+        """The registry's store URL (for a DuckDB registry, the path of its file)."""
+        return self._core.url
 
     @property
-    def store(self) -> Store:
-        return self._store
+    def store(self) -> MetadataStore:
+        return self._core.store
 
     @property
-    def stage(self) -> Stage:
-        if self._stage_cache is None:
-            self._stage_cache = open_stage(self._session.stage, self._database, self._session.stage_options)
-        return self._stage_cache
+    def stage(self) -> "Stage":
+        return self._core.stage
 
-    def _model_row(self, con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelRow:
-        validate_name(model_name, "model name")
-        validate_name(model_version, "model version")
-        row = con.execute(
-            "SELECT id, name, version, type, uri, manifest, files FROM models WHERE name = ? AND version = ?",
-            [model_name, model_version],
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"The model {model_name}/{model_version} does not exist in the current registry.")
-        return ModelRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]))
+    @property
+    def versions(self) -> Versions:
+        """The model-version part: in-place scans of the listing and history, among others."""
+        return self._versions
 
-    def get_model(self, model_name: str, model_version: str) -> ModelRow:
-        """The registry row of one model version (NotFound when absent)."""
-        validate_name(model_name, "model name")  # before opening the file
-        validate_name(model_version, "model version")
-        with self._store.read() as con:
-            return self._model_row(con, model_name, model_version)
+    @property
+    def deployments(self) -> Deployments:
+        """The deployment part: deployments by name alone, file-to-file scoring, among others."""
+        return self._deployments
 
-    def exists(self, model_name: str, model_version: str) -> bool:
-        """Whether that model version is registered."""
-        validate_name(model_name, "model name")
-        validate_name(model_version, "model version")
-        sql = "SELECT 1 FROM models WHERE name = ? AND version = ?"
-        return bool(self._store.query(sql, [model_name, model_version]))
-
-    def describe_model(self, model_name: str, model_version: str) -> dict[str, Any]:
-        """The model's listing row (the columns of ``list_models``) plus its MANIFEST and
-        FILES, in one read. Nothing is unpickled."""
-        validate_name(model_name, "model name")
-        validate_name(model_version, "model version")
-        with self._store.read() as con:
-            row = self._model_row(con, model_name, model_version)
-            cur = con.execute("SELECT * FROM model_list WHERE ID = ?", [row.id])
-            names = [d[0] for d in cur.description]
-            record = dict(zip(names, cur.fetchall()[0]))
-        record.update({"MANIFEST": row.manifest, "FILES": row.files})
-        return record
-
-    def _record(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        row: ModelRow,
-        operation: str,
-        attribute: str,
-        key: str | None,
-        old: str | None,
-        new: str | None,
-        values: dict[str, str] | None = None,
-    ) -> None:
-        """Append one event, and bring the current values up to date with it (``values``:
-        the current values of that attribute, when the caller has read them)."""
-        event_id = con.execute(
-            "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
-            " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
-            [self._clock(), row.id, row.name, row.version, self._session.role, operation, attribute, key, old, new],
-        ).fetchall()[0][0]
-        attributes.apply(con, row.id, operation, attribute, key, new, event_id, values)
-
-    # -- logging ---------------------------------------------------------------------------
+    # -- model versions -------------------------------------------------------------------
     def log_model(
         self,
         model: Any,
@@ -166,186 +120,175 @@ class ModelRegistry(MetadataMixin, DeploymentsMixin, MaintenanceMixin):
         All or nothing: a failure at any point leaves the model unregistered (at most an
         orphan package on the stage, which `gc` removes). Returns the new model's ID.
         """
-        import uuid
+        return self._versions.log(
+            model, model_name, model_version, code_paths=code_paths, conda_dependencies=conda_dependencies,
+            description=description, options=options, pip_requirements=pip_requirements,
+            sample_input_data=sample_input_data, signatures=signatures, tags=tags, metrics=metrics,
+        )
 
-        from mlreg.registry import logging as logpkg
+    def get_model(self, model_name: str, model_version: str) -> ModelRow:
+        """The registry row of one model version (NotFound when absent)."""
+        return self._versions.get(model_name, model_version)
 
-        validate_name(model_name, "model name")
-        validate_name(model_version, "model version")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput(f"description must be a string, not {type(description).__name__}")
-        tag_values = {validate_key(k, "tag name"): validate_tag_value(v, k) for k, v in (tags or {}).items()}
-        metric_values = {validate_key(k, "metric name"): jsonvalue.dumps(v) for k, v in (metrics or {}).items()}
-        opts = logpkg.check_options(options)
-        paths = logpkg.check_code_paths(code_paths)
-        conda = logpkg.check_string_list(conda_dependencies, "conda_dependencies")
-        pip = logpkg.check_string_list(pip_requirements, "pip_requirements")
-        self.check_new_version(model_name, model_version)
+    def exists(self, model_name: str, model_version: str) -> bool:
+        """Whether that model version is registered."""
+        return self._versions.exists(model_name, model_version)
 
-        model_id = uuid.uuid4().hex
-        stage = self.stage
-        with self._inflight(model_id):
-            workdir = stage.begin(model_id)
-            try:
-                built = logpkg.build_package(
-                    root=workdir, model=model, model_id=model_id, model_name=model_name,
-                    model_version=model_version, code_paths=paths, conda_dependencies=conda,
-                    pip_requirements=pip, options=opts, sample_input_data=sample_input_data,
-                    signatures=signatures,
-                )
-                stage.publish(model_id, workdir, built.files)
-            except BaseException:
-                stage.abort(model_id, workdir)
-                raise
-            _faults.checkpoint("log:commit")
-            try:
-                self._commit_log(model_id, model_name, model_version, built, description, tag_values, metric_values)
-            except BaseException as exc:
-                # An MlregError from the store means the transaction did not commit. Anything
-                # else (an interrupt, a failing close) may come after the COMMIT: then delete
-                # the package only when it is certainly not registered; in doubt leave it,
-                # `gc` removes it if it is an orphan.
-                if isinstance(exc, MlregError) or self._certainly_unregistered(model_id):
-                    stage.delete(model_id)
-                raise
-        return model_id
+    def describe_model(self, model_name: str, model_version: str) -> dict[str, Any]:
+        """The model's listing row (the columns of ``list_models``) plus its MANIFEST and
+        FILES, in one read. Nothing is unpickled."""
+        return self._versions.describe(model_name, model_version)
 
-    def _certainly_unregistered(self, model_id: str) -> bool:
-        try:
-            return not self._store.query("SELECT 1 FROM models WHERE id = ?", [model_id])
-        except Exception:
-            return False
-
-    def check_new_version(self, model_name: str, model_version: str, con: Any = None) -> None:
-        """AlreadyExists (saying how to get the existing one) when the version is registered."""
-        sql = "SELECT id FROM models WHERE name = ? AND version = ?"
-        rows = (con.execute(sql, [model_name, model_version]).fetchall() if con is not None
-                else self._store.query(sql, [model_name, model_version]))
-        if rows:
-            raise AlreadyExists(
-                f"Model {model_name}/{model_version} already exists. Unable to log the model. "
-                f"Get it with ModelReference(registry, model_name={model_name!r}, model_version={model_version!r}) "
-                f"or `mlreg show {model_name} {model_version}`"
-            )
-
-    def _commit_log(self, model_id, model_name, model_version, built, description, tags, metrics) -> None:
-        from mlreg import context
-
-        role = self._session.role
-        ctx = context.creation_context(role)
-        sigs = built.manifest["signatures"]
-        inputs = {m: s["inputs"] for m, s in sigs.items()}
-        outputs = {m: s["outputs"] for m, s in sigs.items()}
-        uri = self.stage.uri(model_id)
-        with self._store.write() as con:
-            self.check_new_version(model_name, model_version, con)
-            con.execute(
-                "INSERT INTO models (id, name, version, type, uri, creation_time, creation_role, creation_context,"
-                " creation_environment_spec, input_spec, output_spec, manifest, files)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [model_id, model_name, model_version, built.type_name, uri, self._clock(), role,
-                 json.dumps(ctx), json.dumps(built.environment), json.dumps(inputs), json.dumps(outputs),
-                 json.dumps(built.manifest, allow_nan=True), json.dumps(built.files)],
-            )
-            # the registration and its description, tags and metrics: a handful of statements
-            events = [("REGISTRATION", None, json.dumps({"type": built.type_name, "uri": uri}))]
-            if description is not None:
-                events.append(("DESCRIPTION", "", json.dumps(description)))
-            events += [("TAG", k, json.dumps(v, ensure_ascii=False)) for k, v in tags.items()]
-            events += [("METRIC", k, v) for k, v in metrics.items()]
-            now = self._clock()
-            placeholders = ", ".join(["(?, ?, ?, ?, ?, 'SET', ?, ?, NULL, ?)"] * len(events))
-            values = [x for attribute, key, value in events
-                      for x in (now, model_id, model_name, model_version, role, attribute, key, value)]
-            ids = con.execute(
-                "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
-                f" attribute_name, key, old_value, new_value) VALUES {placeholders} RETURNING event_id, attribute_name, key",
-                values,
-            ).fetchall()
-            event_ids = {(attribute, key): event_id for event_id, attribute, key in ids}
-            attributes.register(con, model_id, [(a, k, v, event_ids[(a, k)]) for a, k, v in events[1:]])
-
-    # -- listing and history ------------------------------------------------------------------
-    def list_models(self) -> duckdb.DuckDBPyRelation:
+    def list_models(self) -> "duckdb.DuckDBPyRelation":
         """Every model version, in registration order (oldest first), as a DuckDB relation
         over a private copy of the registry: it holds no lock."""
-        return self._store.snapshot("SELECT * FROM model_list")
+        return self._versions.list()
 
-    @contextmanager
-    def models_in_place(self) -> Iterator[duckdb.DuckDBPyRelation]:
-        """``list_models()`` read in place for one with-block, without copying the registry:
-        faster for a single query fetched inside the block (what the command line does).
-        It holds a shared lock until the block ends; the relation is unusable after it."""
-        with self._store.in_place("SELECT * FROM model_list") as rel:
-            yield rel
-
-    @contextmanager
-    def history_in_place(self) -> Iterator[duckdb.DuckDBPyRelation]:
-        """``get_history()`` read in place for one with-block (see :meth:`models_in_place`)."""
-        with self._store.in_place("SELECT * FROM history ORDER BY EVENT_ID") as rel:
-            yield rel
-
-    def get_history(self) -> duckdb.DuckDBPyRelation:
+    def get_history(self) -> "duckdb.DuckDBPyRelation":
         """Every change to the registry, in order, as a DuckDB relation."""
-        return self._store.snapshot("SELECT * FROM history ORDER BY EVENT_ID")
+        return self._versions.history()
 
-    def get_model_history(self, model_name: str, model_version: str) -> duckdb.DuckDBPyRelation:
+    def get_model_history(self, model_name: str, model_version: str) -> "duckdb.DuckDBPyRelation":
         """Every change to one model version, in order."""
-        row = self.get_model(model_name, model_version)
-        return self._store.snapshot("SELECT * FROM history WHERE MODEL_ID = ? ORDER BY EVENT_ID", [row.id])
-
-    # -- loading --------------------------------------------------------------------------------
-    def package_dir(self, model_name: str, model_version: str, keep: bool = False) -> tuple[ModelRow, Path]:
-        """A local directory holding the model's package, verified against its checksums
-        (``keep``: for a load that follows at once, which then unpickles the very bytes
-        that were checked instead of reading the model file again)."""
-        from mlreg.package.verify import verify_dir
-
-        row = self.get_model(model_name, model_version)
-        path = self.stage.local_dir(row.id, row.files)
-        verify_dir(path, row.files, f"{model_name}/{model_version}", keep=keep)
-        return row, path
+        return self._versions.history(model_name, model_version)
 
     def load_model(self, model_name: str, model_version: str) -> Any:
         """Verify the package, put its code paths on sys.path, warn about environment
         differences, and return the original Python object. Unpickling runs code from the
         package: load models only from registries you trust."""
-        from mlreg import context, handlers
+        return self._versions.load(model_name, model_version)
 
-        row, path = self.package_dir(model_name, model_version, keep=True)
-        manifest = row.manifest
-        code_root = str(path / "code")
-        if manifest.get("code_paths") and code_root not in sys.path:
-            sys.path.insert(0, code_root)
-        diffs = context.environment_differences(manifest.get("environment", {}))
-        if diffs:
-            warnings.warn(
-                f"model {model_name}/{model_version} was logged in a different environment: " + "; ".join(diffs),
-                EnvironmentWarning,
-                stacklevel=2,
-            )
-        return handlers.get_handler(row.type).load(path, manifest.get("handler", {}))
-
-    # -- deleting and housekeeping ----------------------------------------------------------------
     def delete_model(self, model_name: str, model_version: str, delete_artifact: bool = True) -> None:
         """Remove the model's entry (its history stays) and its deployments, and delete its
         package from the stage unless ``delete_artifact=False``."""
-        row = self.get_model(model_name, model_version)
-        # stop what runs first (services, functions), then drop the records
-        deps = [_from_row(r) for r in self._store.query(_SELECT + " WHERE model_id = ?", [row.id])]
-        deps += [d for d in self._temporary().values() if d.model_id == row.id]
-        for dep in deps:
-            self._teardown(dep)
-        _faults.checkpoint("delete:commit")
-        with self._store.write() as con:
-            row = self._model_row(con, model_name, model_version)
-            deployments = con.execute("SELECT name FROM deployments WHERE model_id = ?", [row.id]).fetchall()
-            for (name,) in deployments:
-                self._record(con, row, "DROP", "DEPLOYMENT", name, None, None)
-            con.execute("DELETE FROM deployments WHERE model_id = ?", [row.id])
-            con.execute("DELETE FROM models WHERE id = ?", [row.id])
-            self._record(con, row, "DROP", "DELETION", None,
-                         json.dumps({"type": row.type, "uri": row.uri}), json.dumps({"delete_artifact": delete_artifact}))
-        _faults.checkpoint("delete:stage")
-        if delete_artifact:
-            self.stage.delete(row.id)
+        self._versions.delete(model_name, model_version, delete_artifact)
+
+    def scoring_spec(self, model_name: str, model_version: str, target_method: str = "predict") -> "ScoringSpec":
+        """What a process needs to load and call one method of a model version: a plain,
+        picklable value (its stage options, which may hold credentials, are never shown)."""
+        from mlreg.runtime.spec import ScoringSpec
+
+        row = self._versions.get(model_name, model_version)
+        return ScoringSpec.of(row, target_method, self._core.package(row))
+
+    # -- description ------------------------------------------------------------------------
+    def get_model_description(self, model_name: str, model_version: str) -> str | None:
+        """The model's description (None when it has none)."""
+        return self._metadata.description(model_name, model_version)
+
+    def set_model_description(self, model_name: str, model_version: str, description: str) -> None:
+        """Set (replace) the model's description."""
+        self._metadata.set_description(model_name, model_version, description)
+
+    # -- tags ---------------------------------------------------------------------------------
+    def get_tags(self, model_name: str, model_version: str) -> dict[str, str]:
+        """All tags of the model, as a dict of str to str."""
+        return self._metadata.attributes(model_name, model_version, TAG)
+
+    def get_tag_value(self, model_name: str, model_version: str, tag_name: str) -> str:
+        """The value of one tag; NotFound (listing the tags there are) when it is absent."""
+        return self._metadata.value(model_name, model_version, TAG, tag_name)
+
+    def has_tag(self, model_name: str, model_version: str, tag_name: str, tag_value: str | None = None) -> bool:
+        """True when the model has the tag (with that value, if one is given)."""
+        tags = self.get_tags(model_name, model_version)
+        return tag_name in tags and (tag_value is None or tags[tag_name] == str(tag_value))
+
+    def set_tag(self, model_name: str, model_version: str, tag_name: str, tag_value: str) -> None:
+        """Set a tag, creating it if necessary."""
+        self._metadata.set_tag(model_name, model_version, tag_name, tag_value)
+
+    def remove_tag(self, model_name: str, model_version: str, tag_name: str) -> None:
+        """Remove a tag; NotFound (listing the tags there are) when it is absent."""
+        self._metadata.remove(model_name, model_version, TAG, tag_name)
+
+    # -- metrics ------------------------------------------------------------------------------
+    def get_metrics(self, model_name: str, model_version: str) -> dict[str, Any]:
+        """All metrics of the model, as a dict of name to JSON value."""
+        return self._metadata.attributes(model_name, model_version, METRIC)
+
+    def get_metric_value(self, model_name: str, model_version: str, metric_name: str) -> Any:
+        """The value of one metric; NotFound (listing the metrics there are) when it is absent."""
+        return self._metadata.value(model_name, model_version, METRIC, metric_name)
+
+    def has_metric(self, model_name: str, model_version: str, metric_name: str) -> bool:
+        """True when the model has the metric."""
+        return metric_name in self.get_metrics(model_name, model_version)
+
+    def set_metric(self, model_name: str, model_version: str, metric_name: str, metric_value: Any) -> None:
+        """Set a metric (a scalar, dict, list or numpy array), creating it if necessary."""
+        self._metadata.set_metric(model_name, model_version, metric_name, metric_value)
+
+    def remove_metric(self, model_name: str, model_version: str, metric_name: str) -> None:
+        """Remove a metric; NotFound (listing the metrics there are) when it is absent."""
+        self._metadata.remove(model_name, model_version, METRIC, metric_name)
+
+    # -- deployments --------------------------------------------------------------------------
+    def deploy(
+        self,
+        model_name: str,
+        model_version: str,
+        deployment_name: str,
+        target_method: str = "predict",
+        permanent: bool = False,
+        platform: TargetPlatform | str = TargetPlatform.WAREHOUSE,
+        options: Mapping[str, Any] | None = None,
+    ) -> Deployment:
+        """Deploy the model's ``target_method`` under ``deployment_name`` (unique in the
+        registry). WAREHOUSE: a DuckDB SQL function (temporary unless ``permanent``);
+        SERVICE: an HTTP server, always permanent. A permanent deployment, and each of its
+        options, is recorded in the history."""
+        return self._deployments.deploy(model_name, model_version, deployment_name, target_method=target_method,
+                                        permanent=permanent, platform=platform, options=options)
+
+    def predict(self, model_name: str, model_version: str, deployment_name: str, data: Any) -> Any:
+        """Score ``data`` with the deployment. ``data`` is a pandas DataFrame, a pyarrow
+        Table, a DuckDB relation or the path of a Parquet/CSV/JSON file; the result is the
+        same kind of frame (a relation for a path), one row per input row."""
+        dep = self._deployments.of_model(model_name, model_version, deployment_name)
+        return self._deployments.predict(dep, data)
+
+    def predict_deployment(self, deployment_name: str, data: Any) -> Any:
+        """Score ``data`` with a deployment found by name alone."""
+        return self._deployments.predict(self._deployments.get(deployment_name), data)
+
+    def find_deployment(self, deployment_name: str) -> Deployment:
+        """The deployment of that name in this registry (temporary or permanent)."""
+        return self._deployments.get(deployment_name)
+
+    def list_deployments(self, model_name: str | None = None, model_version: str | None = None) -> "duckdb.DuckDBPyRelation":
+        """Deployments (of one model version, or all), with their status, as a relation."""
+        return self._deployments.list(model_name, model_version)
+
+    def get_deployment(self, model_name: str, model_version: str, deployment_name: str) -> "duckdb.DuckDBPyRelation":
+        """One deployment as a one-row relation."""
+        return self._deployments.frame([self._deployments.of_model(model_name, model_version, deployment_name)])
+
+    def delete_deployment(self, model_name: str, model_version: str, deployment_name: str) -> None:
+        """Tear the deployment down and remove it from the registry."""
+        self._deployments.delete(self._deployments.of_model(model_name, model_version, deployment_name))
+
+    def sql(self, query: str) -> "duckdb.DuckDBPyRelation | None":
+        """Run DuckDB SQL in which every warehouse deployment (the permanent ones, and this
+        process's temporary ones) is a function, and the registry's ``models``,
+        ``history`` and ``deployments`` are tables (in-memory copies: changing them
+        changes nothing in the registry). Returns the result of the last statement,
+        materialized, or None when it has none. What `mlreg sql` runs."""
+        return self._deployments.sql(query, self.list_models(), self.get_history())
+
+    # -- housekeeping -------------------------------------------------------------------------
+    def export_package(self, model_name: str, model_version: str, dest: str | Path) -> ModelRow:
+        """Write the model's package (its recorded files only), verified, to ``dest`` (a new
+        or empty directory). Nothing is unpickled."""
+        return self._maintenance.export(model_name, model_version, dest)
+
+    def gc(self, dry_run: bool = False) -> list["StageEntry"]:
+        """Remove stage entries that no registry entry references (orphans of crashed or
+        failed logs, packages kept by ``delete_artifact=False``). Returns what was (or, with
+        ``dry_run``, would be) removed."""
+        return self._maintenance.gc(dry_run)
+
+    def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
+        """Check packages against their recorded sha256: changed, missing and extra files."""
+        return self._maintenance.verify(model_name, model_version)
+

@@ -44,9 +44,16 @@ SIGNATURES = {
 
 
 def migration_hashes() -> dict[str, str]:
-    from mlreg.store import migrations
+    """sha256 of each migration's source, with the private helpers that belong to it
+    (``_m002_*`` for ``m002_...``): a migration calls nothing else that could change."""
+    from mlreg.store.duckdb import migrations
 
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in migrations.MIGRATIONS}
+    out = {}
+    for name, fn in migrations.MIGRATIONS:
+        helpers = sorted(n for n in vars(migrations) if n.startswith(f"_{name[:4]}_"))
+        source = inspect.getsource(fn) + "".join(inspect.getsource(getattr(migrations, n)) for n in helpers)
+        out[name] = hashlib.sha256(source.encode()).hexdigest()
+    return out
 
 
 def snapshot(registry) -> dict:
@@ -79,7 +86,7 @@ def build(out: Path) -> None:
 
     import mlreg
     from mlreg import model_registry
-    from mlreg.store import migrations
+    from mlreg.store.duckdb import migrations
     from tests.fixtures.models import SumModel
 
     work = Path(tempfile.mkdtemp(prefix="mlreg-schema-fixture-"))
@@ -114,7 +121,7 @@ def build(out: Path) -> None:
         expected["mlreg_version"] = mlreg.__version__
 
         out.mkdir(parents=True)
-        with open(registry.path, "rb") as src, gzip.GzipFile(out / "MODEL_REGISTRY.duckdb.gz", "wb", mtime=0) as dst:
+        with open(registry.store.path, "rb") as src, gzip.GzipFile(out / "MODEL_REGISTRY.duckdb.gz", "wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst)
         shutil.copytree(home / "stage", out / "stage")
         (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True, allow_nan=True) + "\n")
@@ -127,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="overwrite an existing (never released!) fixture")
     args = parser.parse_args()
-    from mlreg.store.migrations import SCHEMA_VERSION
+    from mlreg.store.duckdb.migrations import SCHEMA_VERSION
 
     out = Path(__file__).resolve().parent / "schemas" / f"schema-{SCHEMA_VERSION}"
     if out.exists():

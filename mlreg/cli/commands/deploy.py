@@ -89,10 +89,10 @@ def show(ctx: typer.Context, deployment: DeploymentArg, fmt: FormatOpt = Format.
     from mlreg.cli import query
     from mlreg.cli.output import jsonable
 
-    state = get_state(ctx)
-    table = query.fetch(state.registry().get_deployment_by_name(deployment))
+    registry = get_state(ctx).registry()
+    table = query.fetch(registry.deployments.frame([registry.find_deployment(deployment)]))
     record = dict(zip(table.columns, table.rows[0]))
-    state.out.record({k: jsonable(v, k in JSON_COLUMNS) for k, v in record.items()}, fmt)
+    get_state(ctx).out.record({k: jsonable(v, k in JSON_COLUMNS) for k, v in record.items()}, fmt)
 
 
 @deploy_app.command("delete")
@@ -100,7 +100,8 @@ def show(ctx: typer.Context, deployment: DeploymentArg, fmt: FormatOpt = Format.
 def delete(ctx: typer.Context, deployment: DeploymentArg) -> None:
     """Delete a deployment: drop its function, or stop its service (exit 3 when unknown)."""
     state = get_state(ctx)
-    state.registry().delete_deployment_by_name(deployment)
+    registry = state.registry()
+    registry.deployments.delete(registry.find_deployment(deployment))
     state.out.message(f"Deleted deployment {deployment}")
 
 

@@ -30,7 +30,7 @@ def history(
 
     state = get_state(ctx)
     which = name_and_version(name, version)
-    with state.registry().history_in_place() as history:  # filtered where it lies: no copy
+    with state.registry().versions.scan_history() as history:  # filtered where it lies: no copy
         rel = query.model_history(history, name, version, limit)
         if fmt not in (Format.json, Format.jsonl):
             rel = query.select_columns(rel, query.HISTORY_COLUMNS)

@@ -84,7 +84,7 @@ def log(
     if sample_input is not None and signatures is not None:
         raise UsageError("give --sample-input or --signatures, not both")
     registry = state.registry()
-    registry.check_new_version(name, version)  # before reading a possibly large model file
+    registry.versions.check_new(name, version)  # before reading a possibly large model file
     options: dict = {"embed_local_ml_library": embed_local_ml_library}
     if type_name:
         options["model_type"] = type_name
@@ -140,9 +140,8 @@ def list_(
     if wanted is None and fmt not in (Format.json, Format.jsonl):
         wanted = query.LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
-    with state.registry().models_in_place() as models:  # filtered where it lies: no copy
-        rel = query.filter_models(models, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
-                                  columns=wanted)
+    with state.registry().versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
+        rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
         table = query.fetch(rel)
     state.out.table(table, fmt)
 

@@ -38,7 +38,7 @@ def predict(
     state = get_state(ctx)
     registry = state.registry()
     if output == "-":
-        rel = registry.predict_file(deployment, input_, None, input_stream=sys.stdin.buffer)
+        rel = registry.deployments.predict_file(deployment, input_, None, input_stream=sys.stdin.buffer)
         state.out.table(table_from_relation(rel), fmt or Format.table)
         return
     file_format = None
@@ -53,7 +53,7 @@ def predict(
                 "(csv, tsv, json or jsonl); the format of FILE is taken from its extension"
             )
         file_format = _FILE_FORMATS[fmt]
-    rows = registry.predict_file(deployment, input_, output, input_stream=sys.stdin.buffer, output_format=file_format)
+    rows = registry.deployments.predict_file(deployment, input_, output, input_stream=sys.stdin.buffer, output_format=file_format)
     state.out.message(f"Wrote {rows} prediction{'s' if rows != 1 else ''} to {output}")
 
 

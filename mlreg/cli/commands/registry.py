@@ -19,7 +19,7 @@ def create(ctx: typer.Context) -> None:
     state = get_state(ctx)
     session = state.session()
     if create_model_registry(session, database_name=session.database):
-        state.out.message(f"Created registry {session.database} at {session.registry_path()}")
+        state.out.message(f"Created registry {session.database} at {session.store_url()}")
 
 
 def register(app: typer.Typer) -> None:

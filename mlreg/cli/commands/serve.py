@@ -57,7 +57,7 @@ def serve(
     if package is not None:
         spec = service_spec.from_package(package, name, version, target_method, **settings)
     else:
-        spec = service_spec.from_registry(state.registry(), name, version, target_method, **settings)
+        spec = service_spec.from_scoring(state.registry().scoring_spec(name, version, target_method), **settings)
 
     def listening(bound_host: str, bound_port: int) -> None:
         auth = "; requests need the bearer token from MLREG_SERVICE_TOKEN" if token else ""

@@ -5,7 +5,7 @@ Every bad request gets a JSON error (``{"error": message, "status": code}``), ne
 crash: 400 malformed body, 401 missing or wrong bearer token, 404/405 unknown route or
 method, 406 unacceptable ``Accept``, 413 body over ``max_request_bytes``, 415
 unsupported ``Content-Type``, 422 input that does not fit the signature or that the
-model rejects, 500 a model failure (logged). Body formats: see ``scoring``.
+model rejects, 500 a model failure (logged). Body formats: see ``payloads``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from mlreg.deploy.service.scoring import ARROW, BATCH_MAX_ROWS, JSON, RequestError, Scorer, choose_output
+from mlreg.deploy.service.payloads import ARROW, BATCH_MAX_ROWS, JSON, RequestError, ServedModel, choose_output
 from mlreg.errors import InvalidInput
 
 __all__ = ["ARROW", "JSON", "build_app", "token_digest"]
@@ -51,7 +51,7 @@ def build_app(spec: dict[str, Any], token_sha256: str | None = None, parent_pid:
         _die_with_parent(parent_pid)
     if spec.get("auth") and not token_sha256:
         raise InvalidInput("the service requires a bearer token but none was given")
-    scorer = Scorer(spec)
+    scorer = ServedModel(spec)
     runner = Runner()
     batcher = Batcher(scorer, runner) if scorer.batching else None
     limit = int(spec["max_request_bytes"])

@@ -7,7 +7,7 @@ gets to them, each parsed request is queued and a drain is scheduled a few loop 
 later (enough for requests whose bytes are already here to be parsed and queued too).
 The drain scores every queued request in one call and gives each its slice of the
 answer. No timer: a lone request waits only those few turns, and batches grow only with
-concurrency. Only row-wise model types are batched (``Scorer.batching``); when a batch
+concurrency. Only row-wise model types are batched (``ServedModel.batching``); when a batch
 fails (one request's bad value, a model error), each request is scored alone so that
 errors stay with their requests.
 """
@@ -18,7 +18,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from mlreg.deploy.service.scoring import Parsed, Scorer
+from mlreg.deploy.service.payloads import Parsed, ServedModel
 
 #: loop turns between the first queued request and the drain: one to read sockets that
 #: are ready, one to run the new requests up to their queueing, one to spare
@@ -51,7 +51,7 @@ class Runner:
 
 
 class Batcher:
-    def __init__(self, scorer: Scorer, runner: Runner):
+    def __init__(self, scorer: ServedModel, runner: Runner):
         self.scorer = scorer
         self.runner = runner
         self.pending: list[tuple[Parsed, asyncio.Future]] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mlreg.deploy.service.scoring import ARROW
+from mlreg.deploy.service.payloads import ARROW
 from mlreg.errors import InvalidInput, MlregError
 
 #: bytes of input per request: far below the server's default limit of 100 MiB

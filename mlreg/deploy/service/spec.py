@@ -1,8 +1,9 @@
 """What a server process needs to serve one model: a plain, JSON-serializable dict.
 
-The deploying process (or `mlreg serve`) resolves and verifies the model package once
-and hands the server this spec; server processes and their workers load the model from
-``package_dir`` without opening the registry. The spec never holds a secret: the bearer
+The deploying process (or `mlreg serve`) fetches the model package to a local directory
+and hands the server this spec; every server process (each worker, and a worker that
+restarts) verifies ``package_dir`` against the package's recorded checksums before it
+unpickles anything, without opening the registry. The spec never holds a secret: the bearer
 token reaches the server through the ``MLREG_SERVICE_TOKEN`` environment variable.
 """
 
@@ -12,13 +13,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlreg.errors import InvalidInput
 from mlreg.package import MANIFEST
-
-if TYPE_CHECKING:
-    from mlreg.registry.registry import ModelRegistry, ModelRow
+from mlreg.records import ModelRow
+from mlreg.runtime.scorer import Scorer
+from mlreg.runtime.spec import PackageSpec, ScoringSpec
 
 #: the environment variable holding the bearer token (server and client side)
 TOKEN_ENV = "MLREG_SERVICE_TOKEN"
@@ -45,50 +46,39 @@ def check_endpoint(value: Any) -> str:
     return text
 
 
-def _build(manifest: dict[str, Any], package_dir: Path, target_method: str, **settings: Any) -> dict[str, Any]:
-    methods = manifest.get("target_methods", [])
-    signature = manifest.get("signatures", {}).get(target_method)
-    if target_method not in methods or signature is None:
-        raise InvalidInput(
-            f"model {manifest.get('name')}/{manifest.get('version')} has no target method {target_method!r}; "
-            f"it has: {', '.join(methods) or 'none'}"
-        )
+def _build(scoring: ScoringSpec, package_dir: Path, **settings: Any) -> dict[str, Any]:
+    scoring.model_signature()  # a method without a signature cannot be served
+    package = scoring.package
     return {
-        "model_id": manifest.get("id"),
-        "model_name": manifest.get("name"),
-        "model_version": manifest.get("version"),
-        "model_type": manifest.get("type"),
-        "handler": manifest.get("handler", {}),
-        "code_paths": manifest.get("code_paths", []),
+        "model_id": package.model_id,
+        "model_name": package.model_name,
+        "model_version": package.model_version,
+        "model_type": package.model_type,
+        "package": package.to_json(),  # what each server process verifies before it loads
         "package_dir": str(Path(package_dir).resolve()),
-        "target_method": target_method,
-        "signature": signature,
-        "deployment": settings.get("deployment"),
+        "target_method": scoring.target_method,
+        "signature": dict(scoring.signature),
+        "deployment": settings.get("deployment", scoring.deployment),
         "endpoint": check_endpoint(settings.get("endpoint") or DEFAULT_ENDPOINT),
         "max_request_bytes": int(settings.get("max_request_bytes") or DEFAULT_MAX_REQUEST_BYTES),
         "output_with_input_features": bool(settings.get("output_with_input_features", False)),
         "auth": bool(settings.get("auth", False)),
-        # None: batch concurrent requests when the model type is row-wise (see scoring)
+        # None: batch concurrent requests when the model type is row-wise (see payloads)
         "batch_requests": settings.get("batch_requests"),
     }
 
 
-def from_registry(
-    registry: "ModelRegistry",
-    model_name: str,
-    model_version: str,
-    target_method: str = "predict",
-    **settings: Any,
-) -> dict[str, Any]:
-    """A spec for a registered model version; its package is verified first."""
-    row, path = registry.package_dir(model_name, model_version)
-    return from_row(row, path, target_method, **settings)
+def from_scoring(scoring: ScoringSpec, **settings: Any) -> dict[str, Any]:
+    """The server spec of a scoring spec; its package is fetched and verified first."""
+    from mlreg.runtime import loading
+
+    return _build(scoring, loading.verified(scoring.package, what=scoring.label), **settings)
 
 
-def from_row(row: "ModelRow", package_dir: Path, target_method: str, **settings: Any) -> dict[str, Any]:
-    manifest = dict(row.manifest)
-    manifest.update({"id": row.id, "name": row.name, "version": row.version, "type": row.type})
-    return _build(manifest, package_dir, target_method, **settings)
+def from_verified(scoring: ScoringSpec, package_dir: Path, **settings: Any) -> dict[str, Any]:
+    """The server spec of a scoring spec whose package was just fetched to ``package_dir``
+    and verified."""
+    return _build(scoring, package_dir, **settings)
 
 
 def from_package(
@@ -98,7 +88,8 @@ def from_package(
     target_method: str = "predict",
     **settings: Any,
 ) -> dict[str, Any]:
-    """A spec for a package directory (what `mlreg load` and a build context hold)."""
+    """A spec for a package directory (what `mlreg load` and a build context hold),
+    checked against the checksums its manifest records."""
     path = Path(package_dir)
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
@@ -106,23 +97,25 @@ def from_package(
         raise InvalidInput(f"{path} is not a model package: it has no {MANIFEST}") from None
     except (OSError, ValueError) as e:
         raise InvalidInput(f"cannot read {path / MANIFEST}: {e}") from None
-    if (manifest.get("name"), manifest.get("version")) != (model_name, model_version):
-        raise InvalidInput(
-            f"the package in {path} holds model {manifest.get('name')}/{manifest.get('version')}, "
-            f"not {model_name}/{model_version}"
-        )
-    return _build(manifest, path, target_method, **settings)
+    if not isinstance(manifest, dict) or (manifest.get("name"), manifest.get("version")) != (model_name, model_version):
+        held = f"{manifest.get('name')}/{manifest.get('version')}" if isinstance(manifest, dict) else "nothing readable"
+        raise InvalidInput(f"the package in {path} holds model {held}, not {model_name}/{model_version}")
+    row = ModelRow(str(manifest.get("id")), model_name, model_version, str(manifest.get("type")),
+                   str(path.resolve()), manifest, dict(manifest.get("files") or {}))
+    package = PackageSpec.of(row, stage=str(path.resolve().parent), database=path.name)  # read from ``path`` only
+    scoring = ScoringSpec.of(row, target_method, package)
+    from mlreg.runtime import loading
+
+    return _build(scoring, loading.verified(package, path, what=f"{model_name}/{model_version} in {path}"), **settings)
 
 
-def load_model(spec: dict[str, Any]) -> tuple[Any, Any]:
-    """Load the model of a spec: ``(handler, model)``. Unpickles code from the package."""
-    import sys
+def load_scorer(spec: dict[str, Any]) -> Scorer:
+    """The scorer of a server spec. The package directory is verified against the
+    recorded checksums first, in this very process (a worker that restarts checks it
+    again), and the bytes checked are the ones unpickled."""
+    from mlreg.runtime import loading
 
-    from mlreg import handlers
-
-    root = Path(spec["package_dir"])
-    code_root = str(root / "code")
-    if spec.get("code_paths") and code_root not in sys.path:
-        sys.path.insert(0, code_root)
-    handler = handlers.get_handler(spec["model_type"])
-    return handler, handler.load(root, spec.get("handler", {}))
+    package = PackageSpec.from_json(spec["package"])
+    scoring = ScoringSpec(package, spec["target_method"], spec["signature"], spec.get("deployment"))
+    model = loading.load(package, Path(spec["package_dir"]), what=f"{scoring.label} (served)", warn=False)
+    return Scorer(scoring, model)

@@ -31,8 +31,9 @@ import duckdb
 from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.fsutil import mkdirs, no_world_write
-from mlreg.store import migrations
-from mlreg.store.locking import lock_timeout, registry_lock
+from mlreg.store.duckdb import migrations
+from mlreg.store.base import lock_timeout
+from mlreg.store.duckdb.locking import registry_lock
 
 BLOCK_SIZE = 16384  # for new registry files; an existing file keeps its own
 
@@ -87,7 +88,7 @@ def _is_corruption(exc: Exception) -> bool:
     )
 
 
-class Store:
+class RegistryFile:
     """One registry file. Holds no connection between operations."""
 
     def __init__(self, path: Path, timeout: float | None = None):

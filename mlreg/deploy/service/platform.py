@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlreg.deploy.base import Backend, Deployment
+from mlreg.deploy.base import Deployment, Platform, PlatformContext
+from mlreg.deploy.options import REGISTRY_OPTIONS, check_known, parse_bool, parse_int, parse_text
 from mlreg.deploy.service import supervisor
 from mlreg.deploy.service.spec import DEFAULT_MAX_REQUEST_BYTES, TOKEN_ENV, check_endpoint, default_workers
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import InvalidInput, MlregError
-
-if TYPE_CHECKING:
-    from mlreg.registry.registry import ModelRegistry, ModelRow
+from mlreg.runtime.spec import ScoringSpec
 
 SECRET_MARKER = "<set>"
-#: handled by the registry, not a property of the deployment
-REGISTRY_OPTIONS = {"replace_udf", "replace"}
 DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 0,
@@ -57,62 +54,28 @@ DEFAULTS: dict[str, Any] = {
 _TOKENS: dict[tuple[str, str], str] = {}
 
 
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise InvalidInput(f"option {name} must be true or false, got {value!r}")
-
-
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
-        raise InvalidInput(f"option {name} must be a whole number, got {value!r}")
-    number = int(value)
-    if number < low or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise InvalidInput(f"option {name} must be {bounds}, got {number}")
-    return number
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or any(c.isspace() or ord(c) < 32 for c in value.strip()):
-        raise InvalidInput(f"option {name} must be a non-empty string without spaces, got {value!r}")
-    return value.strip()
-
-
 def check(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    unknown = sorted(set(options) - set(DEFAULTS) - REGISTRY_OPTIONS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown option(s) for a service deployment: {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(set(DEFAULTS) | REGISTRY_OPTIONS))}"
-        )
+    check_known(options, DEFAULTS, "service")
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if k not in REGISTRY_OPTIONS and v is not None}}
-    host = _text("host", opts["host"])
+    host = parse_text("host", opts["host"])
     if host is None or any(c in host for c in "/@?#"):
         raise InvalidInput(f"option host must be an IP address or host name, got {opts['host']!r}")
     recorded: dict[str, Any] = {
         "host": host,
-        "port": _int("port", opts["port"], 0, 65535),
-        "num_workers": _int("num_workers", opts["num_workers"], 1, 256) if opts["num_workers"] is not None else default_workers(),
-        "min_instances": _int("min_instances", opts["min_instances"], 1),
-        "max_instances": _int("max_instances", opts["max_instances"], 1),
+        "port": parse_int("port", opts["port"], 0, 65535),
+        "num_workers": parse_int("num_workers", opts["num_workers"], 1, 256) if opts["num_workers"] is not None else default_workers(),
+        "min_instances": parse_int("min_instances", opts["min_instances"], 1),
+        "max_instances": parse_int("max_instances", opts["max_instances"], 1),
         "endpoint": check_endpoint(opts["endpoint"]),
-        "use_gpu": _bool("use_gpu", opts["use_gpu"]),
-        "prebuilt_image": _text("prebuilt_image", opts["prebuilt_image"]),
-        "image": _text("image", opts["image"]),
+        "use_gpu": parse_bool("use_gpu", opts["use_gpu"]),
+        "prebuilt_image": parse_text("prebuilt_image", opts["prebuilt_image"]),
+        "image": parse_text("image", opts["image"]),
         "context_dir": str(Path(opts["context_dir"]).expanduser().resolve()) if opts["context_dir"] is not None else None,
-        "max_request_bytes": _int("max_request_bytes", opts["max_request_bytes"], 1),
-        "startup_timeout": _int("startup_timeout", opts["startup_timeout"], 1),
-        "batch_requests": _bool("batch_requests", opts["batch_requests"]) if opts["batch_requests"] is not None else None,
-        "output_with_input_features": _bool("output_with_input_features", opts["output_with_input_features"]),
-        "keep_order": _bool("keep_order", opts["keep_order"]),
+        "max_request_bytes": parse_int("max_request_bytes", opts["max_request_bytes"], 1),
+        "startup_timeout": parse_int("startup_timeout", opts["startup_timeout"], 1),
+        "batch_requests": parse_bool("batch_requests", opts["batch_requests"]) if opts["batch_requests"] is not None else None,
+        "output_with_input_features": parse_bool("output_with_input_features", opts["output_with_input_features"]),
+        "keep_order": parse_bool("keep_order", opts["keep_order"]),
     }
     if recorded["min_instances"] > recorded["max_instances"]:
         raise InvalidInput(
@@ -130,57 +93,59 @@ def check(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return recorded, secrets
 
 
-def run_dir(registry: "ModelRegistry") -> Path:
+def run_dir(ctx: PlatformContext) -> Path:
     """Where services of this registry keep their logs, specs and state files."""
-    return Path(registry.session.home) / "services" / registry.database_name
+    return Path(ctx.home) / "services" / ctx.database
 
 
-def token_for(registry: "ModelRegistry", deployment: Deployment) -> str | None:
+def token_for(ctx: PlatformContext, deployment: Deployment) -> str | None:
     if not deployment.options.get("auth_token"):
         return None
-    token = _TOKENS.get((str(registry.path), deployment.name)) or os.environ.get(TOKEN_ENV)
+    token = _TOKENS.get((ctx.registry, deployment.name)) or os.environ.get(TOKEN_ENV)
     if not token:
         raise InvalidInput(f"service deployment {deployment.name} needs its bearer token: set {TOKEN_ENV}")
     return token
 
 
-class ServiceBackend(Backend):
+class ServicePlatform(Platform):
     platform = TargetPlatform.SERVICE
 
     def check_options(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return check(options)
 
-    def create(self, registry: "ModelRegistry", row: "ModelRow", deployment: Deployment, secrets: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment,
+               secrets: dict[str, Any]) -> dict[str, Any]:
         from mlreg.deploy.service import spec as service_spec
+        from mlreg.runtime import loading
 
         opts = deployment.options
-        _, package = registry.package_dir(row.name, row.version)
-        spec = service_spec.from_row(
-            row, package, deployment.target_method, deployment=deployment.name, endpoint=opts["endpoint"],
+        package = loading.verified(spec.package, what=spec.label)
+        server = service_spec.from_verified(
+            spec, package, deployment=deployment.name, endpoint=opts["endpoint"],
             max_request_bytes=opts["max_request_bytes"], output_with_input_features=opts["output_with_input_features"],
             auth="auth_token" in secrets, batch_requests=opts.get("batch_requests"),
         )
         extra: dict[str, Any] = {}
         if opts.get("image"):
-            from mlreg.deploy.service import context
+            from mlreg.deploy.service import container
 
-            directory = Path(opts["context_dir"]) if opts.get("context_dir") else run_dir(registry) / f"{deployment.name}.context"
-            built = context.write_and_build(
-                row, package, directory, image=opts["image"], target_method=deployment.target_method,
-                endpoint=opts["endpoint"], workers=opts["num_workers"], prebuilt_image=opts["prebuilt_image"],
+            directory = Path(opts["context_dir"]) if opts.get("context_dir") else run_dir(ctx) / f"{deployment.name}.context"
+            built = container.write_and_build(
+                spec, package, directory, image=opts["image"], endpoint=opts["endpoint"],
+                workers=opts["num_workers"], prebuilt_image=opts["prebuilt_image"],
                 min_instances=opts["min_instances"], max_instances=opts["max_instances"],
             )
             extra = {"image": opts["image"], "context_dir": str(directory), "image_built": built}
         details = supervisor.start(
-            spec, name=deployment.name, run_dir=run_dir(registry), host=opts["host"], port=opts["port"],
+            server, name=deployment.name, run_dir=run_dir(ctx), host=opts["host"], port=opts["port"],
             workers=opts["num_workers"], token=secrets.get("auth_token"), use_gpu=opts["use_gpu"],
             timeout=float(opts["startup_timeout"]),
         )
         if "auth_token" in secrets:
-            _TOKENS[(str(registry.path), deployment.name)] = secrets["auth_token"]
+            _TOKENS[(ctx.registry, deployment.name)] = secrets["auth_token"]
         return {**details, **extra}
 
-    def predict(self, registry: "ModelRegistry", deployment: Deployment, data: Any) -> Any:
+    def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         from mlreg.deploy.service import client
 
         details = deployment.details
@@ -189,12 +154,12 @@ class ServiceBackend(Backend):
                 f"service deployment {deployment.name} is stopped (its process {details.get('pid')} is gone; "
                 f"log: {details.get('log')}); restart it by deploying again with options={{'replace_udf': True}}"
             )
-        return client.predict(details["url"], data, token_for(registry, deployment), deployment.signature)
+        return client.predict(details["url"], data, token_for(ctx, deployment), deployment.signature)
 
     def status(self, deployment: Deployment) -> str:
         return supervisor.status(deployment.details)
 
-    def delete(self, registry: "ModelRegistry", deployment: Deployment) -> None:
+    def delete(self, ctx: PlatformContext, deployment: Deployment) -> None:
         supervisor.stop(deployment.details)
         supervisor.remove_files(deployment.details)
-        _TOKENS.pop((str(registry.path), deployment.name), None)
+        _TOKENS.pop((ctx.registry, deployment.name), None)

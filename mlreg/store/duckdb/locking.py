@@ -14,20 +14,6 @@ from typing import Any, Iterator
 
 from mlreg.errors import MlregError, RegistryBusy
 
-DEFAULT_TIMEOUT = 30.0
-
-
-def lock_timeout() -> float:
-    raw = os.environ.get("MLREG_LOCK_TIMEOUT")
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise MlregError(f"MLREG_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
-    return max(value, 0.0)
-
-
 def _acquire(fd: int, mode: int, timeout: float) -> bool:
     """Take ``flock(fd, mode)``, waiting at most ``timeout`` seconds.
 

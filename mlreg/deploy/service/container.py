@@ -17,12 +17,11 @@ import shutil
 import subprocess
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlreg.errors import InvalidInput, MlregError
-
-if TYPE_CHECKING:
-    from mlreg.registry.registry import ModelRegistry, ModelRow
+from mlreg.package import MANIFEST
+from mlreg.runtime.spec import PackageSpec, ScoringSpec
 
 MARKER = ".mlreg-build-context"
 PORT = 8080
@@ -30,32 +29,41 @@ PORT = 8080
 SERVER_PACKAGES = ("typer", "rich", "duckdb", "cloudpickle", "pyarrow", "pandas", "numpy", "starlette", "uvicorn")
 
 
-def _requirements(row: "ModelRow") -> list[str]:
-    from mlreg.context import installed_version
+def _pip_requirements(package_dir: Path) -> list[str]:
+    """The pip requirements the model was logged with (from its verified manifest)."""
+    try:
+        manifest = json.loads((Path(package_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InvalidInput(f"cannot read the manifest of the package in {package_dir}: {e}") from None
+    return [str(r) for r in manifest.get("pip_requirements", [])]
+
+
+def _requirements(package: PackageSpec, pip_requirements: list[str]) -> list[str]:
+    from mlreg.provenance import installed_version
 
     pins: dict[str, str] = {}
     for name in SERVER_PACKAGES:
         version = installed_version(name)
         pins[name.lower()] = f"{name}=={version}" if version else name
-    for name, version in sorted((row.manifest.get("environment", {}).get("packages") or {}).items()):
+    for name, version in sorted((package.environment.get("packages") or {}).items()):
         pins[name.lower()] = f"{name}=={version}"
     lines = sorted(pins.values(), key=str.lower)
-    lines += [r for r in row.manifest.get("pip_requirements", []) if r.split("=")[0].split("<")[0].split(">")[0].strip().lower() not in pins]
+    lines += [r for r in pip_requirements if r.split("=")[0].split("<")[0].split(">")[0].strip().lower() not in pins]
     return lines
 
 
-def _dockerfile(row: "ModelRow", *, target_method: str, endpoint: str, workers: int,
+def _dockerfile(package: PackageSpec, *, target_method: str, endpoint: str, workers: int,
                 prebuilt_image: str | None, min_instances: int, max_instances: int) -> str:
-    python = str(row.manifest.get("environment", {}).get("python") or row.manifest.get("python") or "3.11")
+    python = str(package.environment.get("python") or "3.11")
     base = prebuilt_image or f"python:{'.'.join(python.split('.')[:2])}-slim"
     install = ("# the prebuilt image holds the environment already\n" if prebuilt_image else
                "RUN pip install --no-cache-dir -r requirements.txt\n")
-    entry = ["python", "-m", "mlreg", "serve", row.name, row.version, "--package", "model",
+    entry = ["python", "-m", "mlreg", "serve", package.model_name, package.model_version, "--package", "model",
              "--target-method", target_method, "--endpoint", endpoint]
     health = ("import os, urllib.request; urllib.request.urlopen("
               "'http://127.0.0.1:%s/health' % os.environ.get('MLREG_SERVICE_PORT', '8080'), timeout=2)")
     return (
-        f"# Built by mlreg for model {row.name}/{row.version} (ID {row.id}).\n"
+        f"# Built by mlreg for model {package.model_name}/{package.model_version} (ID {package.model_id}).\n"
         f"FROM {base}\n"
         "WORKDIR /app\n"
         "COPY requirements.txt ./\n"
@@ -64,8 +72,8 @@ def _dockerfile(row: "ModelRow", *, target_method: str, endpoint: str, workers: 
         "COPY model.sha256 ./\n"
         "COPY model ./model\n"
         "RUN cd model && sha256sum --check --quiet ../model.sha256\n"
-        f"LABEL org.opencontainers.image.title=\"{row.name}\" mlreg.model_id=\"{row.id}\" "
-        f"mlreg.model_version=\"{row.version}\" mlreg.min_instances=\"{min_instances}\" "
+        f"LABEL org.opencontainers.image.title=\"{package.model_name}\" mlreg.model_id=\"{package.model_id}\" "
+        f"mlreg.model_version=\"{package.model_version}\" mlreg.min_instances=\"{min_instances}\" "
         f"mlreg.max_instances=\"{max_instances}\"\n"
         "ENV PYTHONPATH=/app/vendor PYTHONUNBUFFERED=1 MLREG_HOME=/tmp/mlreg \\\n"
         f"    MLREG_SERVICE_HOST=0.0.0.0 MLREG_SERVICE_PORT={PORT} MLREG_SERVICE_WORKERS={workers}\n"
@@ -88,37 +96,38 @@ def _prepare(directory: Path) -> None:
 
 
 def write(
-    row: "ModelRow",
+    spec: ScoringSpec,
     package_dir: Path,
     directory: Path,
     *,
-    target_method: str = "predict",
     endpoint: str = "predict",
     workers: int = 1,
     prebuilt_image: str | None = None,
     min_instances: int = 1,
     max_instances: int = 1,
 ) -> Path:
-    """Write the build context of ``row`` (whose verified package is ``package_dir``)."""
+    """Write the build context of ``spec`` (whose verified package is ``package_dir``)."""
     import mlreg
 
-    if target_method not in row.manifest.get("target_methods", []):
-        raise InvalidInput(f"model {row.name}/{row.version} has no target method {target_method!r}")
+    package = spec.package
+    spec.model_signature()  # a method without a signature cannot be served
     directory = Path(directory)
+    pip = _pip_requirements(package_dir)
     _prepare(directory)
-    for rel in sorted(row.files):
+    for rel in sorted(package.files):
         target = directory / "model" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(package_dir) / rel, target)
-    (directory / "model.sha256").write_text("".join(f"{h}  {rel}\n" for rel, h in sorted(row.files.items())), encoding="utf-8")
+    (directory / "model.sha256").write_text("".join(f"{h}  {rel}\n" for rel, h in sorted(package.files.items())),
+                                            encoding="utf-8")
     shutil.copytree(Path(mlreg.__file__).resolve().parent, directory / "vendor" / "mlreg",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (directory / "requirements.txt").write_text("\n".join(_requirements(row)) + "\n", encoding="utf-8")
+    (directory / "requirements.txt").write_text("\n".join(_requirements(package, pip)) + "\n", encoding="utf-8")
     (directory / "Dockerfile").write_text(_dockerfile(
-        row, target_method=target_method, endpoint=endpoint, workers=workers, prebuilt_image=prebuilt_image,
+        package, target_method=spec.target_method, endpoint=endpoint, workers=workers, prebuilt_image=prebuilt_image,
         min_instances=min_instances, max_instances=max_instances), encoding="utf-8")
     (directory / ".dockerignore").write_text("**/__pycache__\n", encoding="utf-8")
-    (directory / MARKER).write_text(json.dumps({"model_id": row.id}) + "\n", encoding="utf-8")
+    (directory / MARKER).write_text(json.dumps({"model_id": package.model_id}) + "\n", encoding="utf-8")
     return directory
 
 
@@ -139,9 +148,9 @@ def build(directory: Path, image: str) -> None:
         raise MlregError(f"docker build of {image} from {directory} failed:\n{tail}")
 
 
-def write_and_build(row: "ModelRow", package_dir: Path, directory: Path, *, image: str, **settings: Any) -> bool:
+def write_and_build(spec: ScoringSpec, package_dir: Path, directory: Path, *, image: str, **settings: Any) -> bool:
     """Write the context; build ``image`` when a Docker engine answers. True if built."""
-    write(row, package_dir, directory, **settings)
+    write(spec, package_dir, directory, **settings)
     if not docker_available():
         warnings.warn(
             f"no Docker engine answered: wrote the build context to {directory}; "
@@ -154,25 +163,24 @@ def write_and_build(row: "ModelRow", package_dir: Path, directory: Path, *, imag
 
 
 def write_build_context(
-    registry: "ModelRegistry",
-    model_name: str,
-    model_version: str,
+    spec: ScoringSpec,
     directory: str | Path,
-    target_method: str = "predict",
     endpoint: str = "predict",
     num_workers: int | None = None,
     prebuilt_image: str | None = None,
     image: str | None = None,
 ) -> Path:
-    """Write a container build context for the model version to ``directory`` (new or
-    empty) and, with ``image``, build it when a Docker engine answers."""
+    """Write a container build context for a model method (``registry.scoring_spec(...)``)
+    to ``directory`` (new or empty) and, with ``image``, build it when a Docker engine
+    answers. The package is verified before it is copied."""
     from mlreg.deploy.service.spec import check_endpoint, default_workers
+    from mlreg.runtime import loading
 
-    row, package = registry.package_dir(model_name, model_version)
-    settings = {"target_method": target_method, "endpoint": check_endpoint(endpoint),
-                "workers": num_workers or default_workers(), "prebuilt_image": prebuilt_image}
+    package = loading.verified(spec.package, what=spec.label)
+    settings = {"endpoint": check_endpoint(endpoint), "workers": num_workers or default_workers(),
+                "prebuilt_image": prebuilt_image}
     if image:
-        write_and_build(row, package, Path(directory), image=image, **settings)
+        write_and_build(spec, package, Path(directory), image=image, **settings)
     else:
-        write(row, package, Path(directory), **settings)
+        write(spec, package, Path(directory), **settings)
     return Path(directory)

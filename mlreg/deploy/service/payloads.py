@@ -70,18 +70,18 @@ def choose_output(accept: str | None) -> str:
     return best[2]
 
 
-class Scorer:
-    """The loaded model and its signature."""
+class ServedModel:
+    """The model a server serves: request bodies in, predictions out, through the
+    runtime's :class:`~mlreg.runtime.scorer.Scorer`."""
 
     def __init__(self, spec: dict[str, Any]):
-        from mlreg import model_signature
-        from mlreg.deploy.service.spec import load_model
+        from mlreg.deploy.service.spec import load_scorer
 
         self.spec = spec
-        self.method = spec["target_method"]
-        self.signature = model_signature.ModelSignature.from_dict(spec["signature"])
-        self.names = frozenset(f.name for f in self.signature.inputs)
-        self.handler, self.model = load_model(spec)
+        self.scorer = load_scorer(spec)
+        self.method = self.scorer.method
+        self.signature = self.scorer.signature
+        self.names = frozenset(self.scorer.input_names)
         self.with_inputs = bool(spec.get("output_with_input_features"))
         batch = spec.get("batch_requests")
         self.batching = spec.get("model_type") in ROW_WISE_TYPES if batch is None else bool(batch)
@@ -187,7 +187,7 @@ class Scorer:
             out = pd.DataFrame({f.name: pd.Series([], dtype=object) for f in self.signature.outputs})
         else:
             try:
-                out = self.handler.predict_table(self.model, self.method, frame, self.signature)
+                out = self.scorer.call(frame)
             except InvalidInput as e:
                 raise RequestError(422, str(e)) from None
             except (ValueError, TypeError) as e:  # e.g. scikit-learn refusing NaN

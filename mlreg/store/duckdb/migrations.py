@@ -1,7 +1,8 @@
-"""Schema migrations: an ordered list of small named functions.
+"""Schema migrations of a DuckDB registry file: an ordered list of small named functions.
 
 Each is applied once, in one explicit transaction together with its row in
-``schema_migrations``. Never edit a released migration: add a new one.
+``schema_migrations``. Never edit a released migration, and never let one call live
+code that may change later (it keeps its own copy of what it needs): add a new one.
 """
 
 from __future__ import annotations
@@ -128,8 +129,6 @@ def m002_current_attributes(con: duckdb.DuckDBPyConnection) -> None:
     """Keep the current description, tags and metrics, written with each event (see
     mlreg/store/attributes.py), instead of aggregating every event on each read; the
     listing becomes a scan of one table (registration order, no join, no sort)."""
-    from mlreg.store import attributes
-
     con.execute(
         """
         CREATE TABLE attributes (
@@ -161,7 +160,7 @@ def m002_current_attributes(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    attributes.rebuild(con)
+    _m002_fill(con)
     con.execute(
         "CREATE OR REPLACE VIEW current_attributes AS SELECT model_id, attribute_name, key, value FROM attributes"
     )
@@ -177,6 +176,52 @@ def m002_current_attributes(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(metrics, '{}'::JSON) AS METRICS,
                input_spec AS INPUT_SPEC, output_spec AS OUTPUT_SPEC
         FROM listing
+        """
+    )
+
+
+def _m002_fill(con: duckdb.DuckDBPyConnection) -> None:
+    """The current values and the listing as the events of a schema-1 registry add them
+    up to: a frozen copy of what the live code did when this migration was released (a
+    released migration never calls code that may change later)."""
+    con.execute(
+        """
+        INSERT INTO attributes
+        SELECT model_id, attribute_name, key, value, event_id FROM (
+            SELECT model_id, attribute_name, coalesce(key, '') AS key,
+                   arg_max(operation, event_id) AS op,
+                   arg_max(new_value, event_id) AS value,
+                   max(event_id) AS event_id
+            FROM events
+            WHERE attribute_name IN ('DESCRIPTION', 'TAG', 'METRIC')
+              AND model_id IN (SELECT id FROM models)
+            GROUP BY ALL
+        ) WHERE op = 'SET'
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO listing
+        WITH tags AS (
+            SELECT model_id, json_group_object(key, value) AS tags
+            FROM (SELECT * FROM attributes WHERE attribute_name = 'TAG' ORDER BY model_id, key)
+            GROUP BY model_id
+        ), metrics AS (
+            SELECT model_id, json_group_object(key, value) AS metrics
+            FROM (SELECT * FROM attributes WHERE attribute_name = 'METRIC' ORDER BY model_id, key)
+            GROUP BY model_id
+        ), descr AS (
+            SELECT model_id, json_extract_string(value, '$') AS description
+            FROM attributes WHERE attribute_name = 'DESCRIPTION'
+        )
+        SELECT m.id, m.name, m.version, m.type, m.uri, m.creation_time, m.creation_role,
+               m.creation_context, m.creation_environment_spec, m.input_spec, m.output_spec,
+               d.description, t.tags, x.metrics
+        FROM models m
+        LEFT JOIN descr d ON d.model_id = m.id
+        LEFT JOIN tags t ON t.model_id = m.id
+        LEFT JOIN metrics x ON x.model_id = m.id
+        ORDER BY m.creation_time, m.id
         """
     )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from mlreg import context, handlers, model_signature
+from mlreg import handlers, provenance, model_signature
 from mlreg._version import __version__
 from mlreg.errors import InvalidInput
 from mlreg.package import FORMAT_VERSION
@@ -142,10 +142,10 @@ def build_package(
 
     packages = list(handler.model_packages(model))
     for spec in pip_requirements + conda_dependencies:
-        name = context.requirement_name(spec)
+        name = provenance.requirement_name(spec)
         if name:
             packages.append(name)
-    environment = context.environment_spec(packages)
+    environment = provenance.environment_spec(packages)
 
     writer = PackageWriter(root)
     info = handler.save(model, writer)

@@ -1,0 +1,105 @@
+"""Plain typed records that cross the metadata-store boundary.
+
+The store hands these to the layers above and takes them back; no database type (a
+DuckDB row, a driver's cursor) ever crosses. JSON-valued fields that the store keeps as
+JSON text (attribute values, event values) stay text here: the registry decides how to
+read them (``mlreg.jsonvalue`` keeps NaN and infinities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlreg.deploy_platforms import TargetPlatform
+
+#: the attributes whose current values the store keeps beside the events
+DESCRIPTION, TAG, METRIC = "DESCRIPTION", "TAG", "METRIC"
+ATTRIBUTES = (DESCRIPTION, TAG, METRIC)
+#: the other kinds of event
+REGISTRATION, DELETION, DEPLOYMENT, DEPLOYMENT_OPTION = "REGISTRATION", "DELETION", "DEPLOYMENT", "DEPLOYMENT_OPTION"
+SET, DROP = "SET", "DROP"
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One registered model version, as the core passes it around."""
+
+    id: str
+    name: str
+    version: str
+    type: str
+    uri: str
+    manifest: dict[str, Any]
+    files: dict[str, str]  # relative path -> sha256
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """Everything a registration writes about a model version (its row, not its events)."""
+
+    id: str
+    name: str
+    version: str
+    type: str
+    uri: str
+    creation_time: datetime
+    creation_role: str
+    creation_context: dict[str, Any]
+    environment: dict[str, Any]
+    input_spec: dict[str, Any]
+    output_spec: dict[str, Any]
+    manifest: dict[str, Any]
+    files: dict[str, str]
+
+    def row(self) -> ModelRow:
+        return ModelRow(self.id, self.name, self.version, self.type, self.uri, self.manifest, self.files)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to append to the history: what the registry asks the store to record.
+    Values are JSON text (None: no value)."""
+
+    operation: str  # SET or DROP
+    attribute: str  # REGISTRATION, DESCRIPTION, TAG, METRIC, DEPLOYMENT, DEPLOYMENT_OPTION, DELETION
+    key: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the append-only history, as recorded."""
+
+    event_id: int  # the sequence number: the order of events
+    timestamp: datetime
+    model_id: str | None
+    model_name: str | None
+    model_version: str | None
+    role: str
+    operation: str
+    attribute: str
+    key: str | None
+    old_value: str | None
+    new_value: str | None
+
+
+@dataclass
+class Deployment:
+    """One deployment, as stored in the registry (or, for a temporary warehouse
+    deployment, kept only in the deploying process)."""
+
+    name: str
+    model_id: str
+    model_name: str
+    model_version: str
+    platform: TargetPlatform
+    target_method: str
+    signature: dict[str, Any]
+    options: dict[str, Any]  # as recorded: never holds a secret
+    details: dict[str, Any] = field(default_factory=dict)  # the platform's state (pid, port, url, ...)
+    created_time: datetime | None = None
+    role: str = ""
+    permanent: bool = True

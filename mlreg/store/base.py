@@ -1,0 +1,204 @@
+"""The metadata-store interface: what the registry may ask of where its metadata lives.
+
+A store holds one registry: its model versions, the append-only history of every change,
+the current description/tags/metrics those events add up to, and deployment records.
+The registry talks to it only through these named operations and the records of
+``mlreg.records``: no SQL text and no connection object above this layer.
+
+- :meth:`MetadataStore.read` gives a :class:`StoreReader` for a consistent read;
+- :meth:`MetadataStore.write` gives a :class:`StoreWriter`: one unit of work, committed
+  when the block ends normally and rolled back otherwise, every event stamped with the
+  role and time the unit of work was opened with;
+- :meth:`MetadataStore.list_versions` and :meth:`MetadataStore.history` give lazy DuckDB
+  relations over a private copy of the data (they hold nothing open on the store);
+  :meth:`MetadataStore.scan_versions` / :meth:`MetadataStore.scan_history` read in place
+  for one query (what the command line does), with the simple filters pushed down;
+- in-flight markers tell ``gc`` which packages are still being published, whichever
+  machine publishes them.
+
+Backends: ``mlreg.store.duckdb`` (a DuckDB file per registry, the default).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping
+
+from mlreg.errors import MlregError
+from mlreg.records import Change, Deployment, ModelRow, NewVersion
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: the columns of ``list_models()``, in order
+VERSION_COLUMNS = (
+    "ID", "NAME", "VERSION", "TYPE", "URI", "CREATION_TIME", "CREATION_ROLE", "CREATION_CONTEXT",
+    "CREATION_ENVIRONMENT_SPEC", "DESCRIPTION", "TAGS", "METRICS", "INPUT_SPEC", "OUTPUT_SPEC",
+)
+#: the columns of ``get_history()``, in order
+HISTORY_COLUMNS = (
+    "EVENT_TIMESTAMP", "EVENT_ID", "MODEL_ID", "MODEL_NAME", "MODEL_VERSION", "ROLE", "OPERATION",
+    "ATTRIBUTE_NAME", "KEY", "OLD_VALUE", "NEW_VALUE",
+)
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+def lock_timeout() -> float:
+    """How long a store waits for its lock (or a busy database) before giving up:
+    MLREG_LOCK_TIMEOUT seconds, default 30."""
+    raw = os.environ.get("MLREG_LOCK_TIMEOUT")
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise MlregError(f"MLREG_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    return max(value, 0.0)
+
+
+@dataclass(frozen=True)
+class VersionFilter:
+    """Filters a store applies itself when it lists versions: equality on the name and
+    on tag values (the key-value pairs must all match)."""
+
+    name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class StoreReader(ABC):
+    """Reads within one consistent view of the store."""
+
+    @abstractmethod
+    def version(self, name: str, version: str) -> ModelRow | None:
+        """The model version of that name and version, or None."""
+
+    @abstractmethod
+    def version_ids(self) -> set[str]:
+        """The IDs of every registered model version."""
+
+    @abstractmethod
+    def versions(self) -> list[ModelRow]:
+        """Every registered model version, ordered by name and version (their manifests
+        left empty: a cheap listing for checks such as ``verify``)."""
+
+    @abstractmethod
+    def listing_row(self, model_id: str) -> dict[str, Any]:
+        """The ``list_models()`` row of one model version: column name -> value, JSON
+        columns as JSON text."""
+
+    @abstractmethod
+    def attributes(self, model_id: str, attribute: str) -> dict[str, str]:
+        """Current values of one attribute (DESCRIPTION, TAG or METRIC) of a version:
+        key -> JSON text, sorted by key."""
+
+    @abstractmethod
+    def deployment(self, name: str) -> Deployment | None:
+        """The recorded deployment of that name, or None."""
+
+    @abstractmethod
+    def deployments(self, model_id: str | None = None, platform: str | None = None) -> list[Deployment]:
+        """Recorded deployments (of one model version, of one platform), ordered by name."""
+
+
+class StoreWriter(StoreReader):
+    """One unit of work. Reads see its own writes; nothing is visible to others (and
+    nothing is kept) unless the block that opened it ends normally."""
+
+    @abstractmethod
+    def register(self, version: NewVersion, changes: list[Change]) -> None:
+        """Register a model version with the events of its registration: a REGISTRATION
+        change first, then its description, tags and metrics (SET changes). Raises
+        :class:`mlreg.errors.AlreadyExists` when that name and version are registered."""
+
+    @abstractmethod
+    def set_attribute(self, row: ModelRow, attribute: str, key: str, value: str) -> None:
+        """Set one description, tag or metric (JSON text), recording the event with the
+        value it replaces."""
+
+    @abstractmethod
+    def remove_attribute(self, row: ModelRow, attribute: str, key: str) -> bool:
+        """Remove one tag or metric, recording the event; False (nothing written) when
+        the version has no such key."""
+
+    @abstractmethod
+    def record(self, row: ModelRow, change: Change) -> None:
+        """Append one event about a model version that changes no current attribute
+        (deployments and their options)."""
+
+    @abstractmethod
+    def delete_version(self, row: ModelRow, delete_artifact: bool) -> list[str]:
+        """Remove a model version and its deployment records, recording a DROP event per
+        deployment and the DELETION; its history stays. Returns the deployments removed."""
+
+    @abstractmethod
+    def add_deployment(self, deployment: Deployment, changes: list[Change]) -> None:
+        """Record a deployment (its name must be free) and the events that go with it."""
+
+    @abstractmethod
+    def remove_deployment(self, name: str, changes: list[Change]) -> None:
+        """Remove a deployment record, with the events that go with it (about the model
+        version it belonged to, when that still exists)."""
+
+
+class MetadataStore(ABC):
+    """Where one registry's metadata lives."""
+
+    #: what names this registry in messages, caches and deployment records; never holds a secret
+    url: str
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the registry has been created."""
+
+    @abstractmethod
+    def create_or_upgrade(self) -> tuple[bool, list[str]]:
+        """Create the registry, or apply the migrations an older one lacks.
+        Returns (created, names of the migrations applied)."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the registry."""
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[StoreReader]:
+        """A consistent read."""
+
+    @abstractmethod
+    def write(self, role: str, now: datetime) -> AbstractContextManager[StoreWriter]:
+        """One unit of work; its events are stamped with ``role`` and ``now``."""
+
+    @abstractmethod
+    def list_versions(self) -> "duckdb.DuckDBPyRelation":
+        """Every model version, in registration order, as a lazy relation over a private
+        copy of the data (holding nothing open on the store)."""
+
+    @abstractmethod
+    def history(self, model_id: str | None = None) -> "duckdb.DuckDBPyRelation":
+        """Every event (of one model version), in order, as a lazy relation over a private copy."""
+
+    @abstractmethod
+    def scan_versions(self, where: VersionFilter | None = None) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:
+        """``list_versions()`` filtered by the store itself and read in place, for one
+        query fetched inside the block: no copy; the relation is unusable after it."""
+
+    @abstractmethod
+    def scan_history(self) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:
+        """``history()`` read in place for one query fetched inside the block."""
+
+    @abstractmethod
+    def inflight(self, package_id: str) -> AbstractContextManager[None]:
+        """Mark a package as being published for the length of the block, so that ``gc``
+        (in any process, on any machine using this store) leaves it alone."""
+
+    @abstractmethod
+    def is_inflight(self, package_id: str) -> bool:
+        """Whether a publication of that package is under way."""
+
+    @abstractmethod
+    def clear_stale_inflight(self) -> None:
+        """Forget the markers of publications whose process died."""

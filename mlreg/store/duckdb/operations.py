@@ -1,0 +1,173 @@
+"""The store's named operations on an attached DuckDB registry file: every SQL statement
+the registry needs, written once.
+
+Tables (see ``migrations``): ``models`` (one row per version), ``events`` (the
+append-only history), ``attributes`` and ``listing`` (current values, kept with each
+event by :mod:`mlreg.store.duckdb.attributes`), ``deployments``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from mlreg.deploy_platforms import TargetPlatform
+from mlreg.errors import AlreadyExists
+from mlreg.records import DELETION, DEPLOYMENT, DROP, Change, Deployment, ModelRow, NewVersion
+from mlreg.store.base import StoreReader, StoreWriter
+from mlreg.store.duckdb import attributes
+
+_VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
+_DEPLOYMENT = ("SELECT name, model_id, model_name, model_version, platform, target_method, signature,"
+               " options, details, created_time, role FROM deployments")
+_EVENT = ("INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
+          " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id")
+
+
+def _version(r: tuple) -> ModelRow:
+    return ModelRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]))
+
+
+def _deployment(r: tuple) -> Deployment:
+    return Deployment(
+        name=r[0], model_id=r[1], model_name=r[2], model_version=r[3],
+        platform=TargetPlatform(r[4]), target_method=r[5],
+        signature=json.loads(r[6]) if r[6] else {}, options=json.loads(r[7]) if r[7] else {},
+        details=json.loads(r[8]) if r[8] else {}, created_time=r[9], role=r[10], permanent=True,
+    )
+
+
+class DuckDBReader(StoreReader):
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def version(self, name: str, version: str) -> ModelRow | None:
+        row = self._con.execute(_VERSION + " WHERE name = ? AND version = ?", [name, version]).fetchone()
+        return _version(row) if row is not None else None
+
+    def version_ids(self) -> set[str]:
+        return {r[0] for r in self._con.execute("SELECT id FROM models").fetchall()}
+
+    def versions(self) -> list[ModelRow]:
+        rows = self._con.execute("SELECT id, name, version, type, uri, files FROM models ORDER BY name, version")
+        return [ModelRow(r[0], r[1], r[2], r[3], r[4], {}, json.loads(r[5])) for r in rows.fetchall()]
+
+    def listing_row(self, model_id: str) -> dict[str, Any]:
+        cur = self._con.execute("SELECT * FROM model_list WHERE ID = ?", [model_id])
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchall()[0]))
+
+    def attributes(self, model_id: str, attribute: str) -> dict[str, str]:
+        return dict(sorted(attributes.current(self._con, model_id, attribute).items()))
+
+    def deployment(self, name: str) -> Deployment | None:
+        row = self._con.execute(_DEPLOYMENT + " WHERE name = ?", [name]).fetchone()
+        return _deployment(row) if row is not None else None
+
+    def deployments(self, model_id: str | None = None, platform: str | None = None) -> list[Deployment]:
+        where, params = [], []
+        if model_id is not None:
+            where.append("model_id = ?")
+            params.append(model_id)
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
+        sql = _DEPLOYMENT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY name"
+        return [_deployment(r) for r in self._con.execute(sql, params).fetchall()]
+
+
+class DuckDBWriter(DuckDBReader, StoreWriter):
+    def __init__(self, con: duckdb.DuckDBPyConnection, role: str, now: datetime):
+        super().__init__(con)
+        self._role = role
+        self._now = now
+
+    def _append(self, row: ModelRow, change: Change) -> int:
+        return self._con.execute(
+            _EVENT,
+            [self._now, row.id, row.name, row.version, self._role, change.operation, change.attribute,
+             change.key, change.old_value, change.new_value],
+        ).fetchall()[0][0]
+
+    def register(self, version: NewVersion, changes: list[Change]) -> None:
+        if self._con.execute("SELECT 1 FROM models WHERE name = ? AND version = ?",
+                             [version.name, version.version]).fetchone() is not None:
+            raise AlreadyExists(f"Model {version.name}/{version.version} already exists.")
+        self._con.execute(
+            "INSERT INTO models (id, name, version, type, uri, creation_time, creation_role, creation_context,"
+            " creation_environment_spec, input_spec, output_spec, manifest, files)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [version.id, version.name, version.version, version.type, version.uri, version.creation_time,
+             version.creation_role, json.dumps(version.creation_context), json.dumps(version.environment),
+             json.dumps(version.input_spec), json.dumps(version.output_spec),
+             json.dumps(version.manifest, allow_nan=True), json.dumps(version.files)],
+        )
+        # the registration and its description, tags and metrics: one statement
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(changes))
+        values = [x for c in changes
+                  for x in (self._now, version.id, version.name, version.version, self._role, c.operation,
+                            c.attribute, c.key, c.old_value, c.new_value)]
+        ids = self._con.execute(
+            "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
+            f" attribute_name, key, old_value, new_value) VALUES {placeholders} RETURNING event_id, attribute_name, key",
+            values,
+        ).fetchall()
+        event_ids = {(attribute, key): event_id for event_id, attribute, key in ids}
+        attributes.register(self._con, version.id, [
+            (c.attribute, c.key or "", c.new_value, event_ids[(c.attribute, c.key)])
+            for c in changes if c.attribute in attributes.ATTRIBUTES and c.new_value is not None
+        ])
+
+    def set_attribute(self, row: ModelRow, attribute: str, key: str, value: str) -> None:
+        values = attributes.current(self._con, row.id, attribute)
+        event_id = self._append(row, Change("SET", attribute, key, values.get(key), value))
+        attributes.apply(self._con, row.id, "SET", attribute, key, value, event_id, values)
+
+    def remove_attribute(self, row: ModelRow, attribute: str, key: str) -> bool:
+        values = attributes.current(self._con, row.id, attribute)
+        if key not in values:
+            return False
+        event_id = self._append(row, Change(DROP, attribute, key, values[key], None))
+        attributes.apply(self._con, row.id, DROP, attribute, key, None, event_id, values)
+        return True
+
+    def record(self, row: ModelRow, change: Change) -> None:
+        self._append(row, change)
+
+    def delete_version(self, row: ModelRow, delete_artifact: bool) -> list[str]:
+        names = [r[0] for r in self._con.execute(
+            "SELECT name FROM deployments WHERE model_id = ? ORDER BY name", [row.id]).fetchall()]
+        for name in names:
+            self._append(row, Change(DROP, DEPLOYMENT, name))
+        self._con.execute("DELETE FROM deployments WHERE model_id = ?", [row.id])
+        self._con.execute("DELETE FROM models WHERE id = ?", [row.id])
+        event_id = self._append(row, Change(DROP, DELETION, None, json.dumps({"type": row.type, "uri": row.uri}),
+                                            json.dumps({"delete_artifact": delete_artifact})))
+        attributes.apply(self._con, row.id, DROP, DELETION, None, None, event_id)
+        return names
+
+    def add_deployment(self, deployment: Deployment, changes: list[Change]) -> None:
+        d = deployment
+        self._con.execute(
+            "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
+             json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details), d.created_time, d.role],
+        )
+        self._record_for(d, changes)
+
+    def remove_deployment(self, name: str, changes: list[Change]) -> None:
+        d = self.deployment(name)
+        self._con.execute("DELETE FROM deployments WHERE name = ?", [name])
+        if d is not None:
+            self._record_for(d, changes)
+
+    def _record_for(self, d: Deployment, changes: list[Change]) -> None:
+        """Events about the model version of a deployment, when that version still exists."""
+        row = self.version(d.model_name, d.model_version)
+        if row is None or row.id != d.model_id:
+            return
+        for change in changes:
+            self._append(row, change)
