@@ -66,6 +66,20 @@ class Platform(ABC):
     def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         """Score ``data`` through the deployment."""
 
+    def predict_file(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, source: Path,
+                     output: Path, output_format: str | None = None) -> int:
+        """Score a Parquet/CSV/JSON file into a file (written whole or not at all);
+        returns the rows written. Platforms that can stream override this."""
+        from mlreg.deploy import frames
+
+        con = frames.connect()
+        try:
+            table = frames.read_file(con, source).to_arrow_table()
+        finally:
+            con.close()
+        result = self.predict(ctx, spec, deployment, table)
+        return frames.write_file(result.schema, result.to_batches(), output, output_format)
+
     def status(self, deployment: Deployment) -> str:
         """'running', 'stopped', 'unhealthy' or 'ready' (a warehouse function needs no process)."""
         return "ready"

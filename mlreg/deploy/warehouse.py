@@ -306,3 +306,49 @@ def register_functions(con: "duckdb.DuckDBPyConnection",
         sql_functions.register(con, dep.name, sql_functions.lazy_body(load, len(signature.inputs), failures), signature)
         names.append(dep.name)
     return names
+
+
+def run_sql(query: str, tables: dict[str, Any], functions: Iterable[tuple[Deployment, Callable[[], ScoringSpec]]]) -> Any:
+    """Run DuckDB SQL with ``tables`` (name -> relation, copied in: changing them changes
+    nothing outside) and every warehouse deployment of ``functions`` as a function.
+    Returns the result of the last statement, materialized, or None when it has none."""
+    import duckdb
+
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("the SQL query is empty")
+    con = frames.connect()
+    for name, rel in tables.items():
+        _copy_table(con, name, rel)
+    failures: list[BaseException] = []
+    register_functions(con, functions, failures)
+    try:
+        result = con.sql(query)
+        if result is None:
+            return None
+        result.to_table("result")
+    except duckdb.Error as e:
+        if failures:  # raised by a deployment's function: ours, with its own exit code
+            raise failures[0] from None
+        raise InvalidInput(f"SQL error: {_udf_message(frames.first_line(e))}") from None
+    return con.table("result")
+
+
+def _copy_table(con: "duckdb.DuckDBPyConnection", name: str, rel: "duckdb.DuckDBPyRelation") -> None:
+    """A relation of another connection as a table of ``con``, JSON columns kept JSON."""
+    con.register("_source", rel.to_arrow_table())
+    cols = ", ".join(
+        f"CAST({frames.quote_ident(c)} AS JSON) AS {frames.quote_ident(c)}" if str(t) == "JSON" else frames.quote_ident(c)
+        for c, t in zip(rel.columns, rel.types)
+    )
+    con.execute(f"CREATE TABLE {frames.quote_ident(name)} AS SELECT {cols} FROM _source")
+    con.unregister("_source")
+
+
+def _udf_message(text: str) -> str:
+    """DuckDB's wrapping of an exception raised in a deployment's function, unwrapped."""
+    marker = "Python exception occurred while executing the UDF: "
+    if marker in text:
+        text = text.split(marker, 1)[1]
+        for prefix in ("InvalidInput: ", "NotFound: ", "IntegrityError: "):
+            text = text.removeprefix(prefix)
+    return text

@@ -14,8 +14,8 @@ class RegistryExistsWarning(UserWarning):
 
 
 def create_model_registry(session: Session, database_name: str | None = None) -> bool:
-    """Create the registry ``database_name`` in the session's home (by default the file
-    ``<home>/<database_name>.duckdb``).
+    """Create the registry ``database_name`` in the session's home (by default a DuckDB
+    file in that directory).
 
     Returns True when it was created; False, with a warning, when it already existed (an
     older schema is then upgraded). A registry written by a newer mlreg is refused.

@@ -21,16 +21,18 @@ from mlreg.registry.core import RegistryCore
 from mlreg.runtime.spec import ScoringSpec
 
 if TYPE_CHECKING:
-    import duckdb
-
     from mlreg.store import StoreReader
+    from mlreg.store.base import Relation
 
 # (registry URL, deployment name) -> Deployment, for temporary deployments
 _TEMPORARY: dict[tuple[str, str], Deployment] = {}
 
+#: the columns of ``list_deployments()`` and their types
 DEPLOYMENT_COLUMNS = (
-    "NAME", "MODEL_ID", "MODEL_NAME", "MODEL_VERSION", "PLATFORM", "TARGET_METHOD",
-    "SIGNATURE", "OPTIONS", "DETAILS", "CREATED_TIME", "ROLE", "PERMANENT", "STATUS",
+    ("NAME", "VARCHAR"), ("MODEL_ID", "VARCHAR"), ("MODEL_NAME", "VARCHAR"), ("MODEL_VERSION", "VARCHAR"),
+    ("PLATFORM", "VARCHAR"), ("TARGET_METHOD", "VARCHAR"), ("SIGNATURE", "JSON"), ("OPTIONS", "JSON"),
+    ("DETAILS", "JSON"), ("CREATED_TIME", "TIMESTAMPTZ"), ("ROLE", "VARCHAR"), ("PERMANENT", "BOOLEAN"),
+    ("STATUS", "VARCHAR"),
 )
 
 
@@ -225,22 +227,11 @@ class Deployments:
             return self.predict(dep, path)
         if fmt is not None and fmt not in frames.FORMATS:
             raise InvalidInput(f"unknown output format {fmt!r}; known: {', '.join(frames.FORMATS)}")
-        target = get_platform(dep.platform)
         spec = self.scoring_spec(dep)
-        ctx = self._core.platform_context()
-        write_file: Callable[..., int] | None = getattr(target, "predict_file", None)
-        if write_file is not None:
-            return write_file(ctx, spec, dep, path, Path(output), fmt)
-        con = frames.connect()
-        try:
-            table = frames.read_file(con, path).to_arrow_table()
-        finally:
-            con.close()
-        result = target.predict(ctx, spec, dep, table)
-        return frames.write_file(result.schema, result.to_batches(), output, fmt)
+        return get_platform(dep.platform).predict_file(self._core.platform_context(), spec, dep, path, Path(output), fmt)
 
     # -- listing ------------------------------------------------------------------------------
-    def list(self, model_name: str | None = None, model_version: str | None = None) -> "duckdb.DuckDBPyRelation":
+    def list(self, model_name: str | None = None, model_version: str | None = None) -> "Relation":
         if model_name is not None and model_version is not None:
             with self._core.read() as reader:
                 row = self._core.row(reader, model_name, model_version)
@@ -253,25 +244,16 @@ class Deployments:
         shadowed = {d.name for d in temps}
         return self.frame(sorted([d for d in perm if d.name not in shadowed] + temps, key=lambda d: d.name))
 
-    def frame(self, deps: list[Deployment]) -> "duckdb.DuckDBPyRelation":
+    def frame(self, deps: list[Deployment]) -> "Relation":
         """Deployments, with their status, as a relation."""
-        import duckdb
+        from mlreg.store import relations
 
-        mem = duckdb.connect(":memory:")
-        mem.execute(
-            "CREATE TABLE deployments (NAME VARCHAR, MODEL_ID VARCHAR, MODEL_NAME VARCHAR, MODEL_VERSION VARCHAR,"
-            " PLATFORM VARCHAR, TARGET_METHOD VARCHAR, SIGNATURE JSON, OPTIONS JSON, DETAILS JSON,"
-            " CREATED_TIME TIMESTAMPTZ, ROLE VARCHAR, PERMANENT BOOLEAN, STATUS VARCHAR)"
-        )
-        for d in deps:
-            status = get_platform(d.platform).status(d)
-            mem.execute(
-                "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
-                 json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details),
-                 d.created_time, d.role, d.permanent, status],
-            )
-        return mem.table("deployments")
+        return relations.from_rows(DEPLOYMENT_COLUMNS, [
+            (d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
+             json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details),
+             d.created_time, d.role, d.permanent, get_platform(d.platform).status(d))
+            for d in deps
+        ])
 
     # -- deleting ------------------------------------------------------------------------------
     def _platform(self, dep: Deployment) -> Platform:
@@ -298,31 +280,14 @@ class Deployments:
             self._teardown(dep)
 
     # -- SQL ------------------------------------------------------------------------------------
-    def sql(self, query: str, models: "duckdb.DuckDBPyRelation", history: "duckdb.DuckDBPyRelation") -> "duckdb.DuckDBPyRelation | None":
-        import duckdb
+    def sql(self, query: str, models: "Relation", history: "Relation") -> "Relation | None":
+        from mlreg.deploy import warehouse
 
-        from mlreg.deploy import frames, warehouse
-
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("the SQL query is empty")
-        con = frames.connect()
-        for table, rel in (("models", models), ("history", history), ("deployments", self.list())):
-            _copy_table(con, table, rel)
         with self._core.read() as reader:
             deps = {d.name: d for d in reader.deployments()}
         deps.update(self._temporary())
-        failures: list[BaseException] = []
-        warehouse.register_functions(con, [(d, self._spec_loader(d)) for d in deps.values()], failures)
-        try:
-            result = con.sql(query)
-            if result is None:
-                return None
-            result.to_table("result")
-        except duckdb.Error as e:
-            if failures:  # raised by a deployment's function: ours, with its own exit code
-                raise failures[0] from None
-            raise InvalidInput(f"SQL error: {_udf_message(frames.first_line(e))}") from None
-        return con.table("result")
+        functions = [(d, self._spec_loader(d)) for d in deps.values()]
+        return warehouse.run_sql(query, {"models": models, "history": history, "deployments": self.list()}, functions)
 
     def _spec_loader(self, dep: Deployment) -> Callable[[], ScoringSpec]:
         return lambda: self.scoring_spec(dep)
@@ -338,26 +303,3 @@ def _exists(dep: Deployment) -> AlreadyExists:
         f"deployment {dep.name} already exists (of {dep.model_name}/{dep.model_version}); "
         "pass options={'replace_udf': True} (--option replace_udf=true) to replace it, or delete it first"
     )
-
-
-def _copy_table(con: "duckdb.DuckDBPyConnection", name: str, rel: "duckdb.DuckDBPyRelation") -> None:
-    """A relation of another connection as a table of ``con``, JSON columns kept JSON."""
-    from mlreg.deploy.frames import quote_ident
-
-    con.register("_source", rel.to_arrow_table())
-    cols = ", ".join(
-        f"CAST({quote_ident(c)} AS JSON) AS {quote_ident(c)}" if str(t) == "JSON" else quote_ident(c)
-        for c, t in zip(rel.columns, rel.types)
-    )
-    con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT {cols} FROM _source")
-    con.unregister("_source")
-
-
-def _udf_message(text: str) -> str:
-    """DuckDB's wrapping of an exception raised in a deployment's function, unwrapped."""
-    marker = "Python exception occurred while executing the UDF: "
-    if marker in text:
-        text = text.split(marker, 1)[1]
-        for prefix in ("InvalidInput: ", "NotFound: ", "IntegrityError: "):
-            text = text.removeprefix(prefix)
-    return text

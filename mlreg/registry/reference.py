@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
 
 if TYPE_CHECKING:
     from mlreg.records import Deployment
+    from mlreg.store.base import Relation
     from mlreg.registry.registry import ModelRegistry
 
 
@@ -93,7 +92,7 @@ class ModelReference:
         self._registry.remove_metric(self._name, self._version, metric_name)
 
     # history, loading
-    def get_model_history(self) -> duckdb.DuckDBPyRelation:
+    def get_model_history(self) -> "Relation":
         """Every change to this model version, in order."""
         return self._registry.get_model_history(self._name, self._version)
 
@@ -126,11 +125,11 @@ class ModelReference:
         signature; returns the same kind of frame (a relation for a path)."""
         return self._registry.predict(self._name, self._version, deployment_name, data)
 
-    def list_deployments(self) -> duckdb.DuckDBPyRelation:
+    def list_deployments(self) -> "Relation":
         """This model version's deployments, with their status."""
         return self._registry.list_deployments(self._name, self._version)
 
-    def get_deployment(self, deployment_name: str) -> duckdb.DuckDBPyRelation:
+    def get_deployment(self, deployment_name: str) -> "Relation":
         """One deployment as a one-row relation."""
         return self._registry.get_deployment(self._name, self._version, deployment_name)
 

@@ -28,7 +28,7 @@ from mlreg.session import Session
 from mlreg.store import MetadataStore, open_store
 
 if TYPE_CHECKING:
-    import duckdb
+    from mlreg.store.base import Relation
 
     from mlreg.runtime.spec import ScoringSpec
     from mlreg.stage import Stage, StageEntry
@@ -39,7 +39,7 @@ DEFAULT_DATABASE = "MODEL_REGISTRY"
 
 
 class ModelRegistry:
-    """A registry: its metadata store (by default ``<home>/<database_name>.duckdb``) and its stage."""
+    """A registry: its metadata store (by default the DuckDB file ``<home>/<database_name>``) and its stage."""
 
     def __init__(
         self,
@@ -139,16 +139,16 @@ class ModelRegistry:
         FILES, in one read. Nothing is unpickled."""
         return self._versions.describe(model_name, model_version)
 
-    def list_models(self) -> "duckdb.DuckDBPyRelation":
+    def list_models(self) -> "Relation":
         """Every model version, in registration order (oldest first), as a DuckDB relation
         over a private copy of the registry: it holds no lock."""
         return self._versions.list()
 
-    def get_history(self) -> "duckdb.DuckDBPyRelation":
+    def get_history(self) -> "Relation":
         """Every change to the registry, in order, as a DuckDB relation."""
         return self._versions.history()
 
-    def get_model_history(self, model_name: str, model_version: str) -> "duckdb.DuckDBPyRelation":
+    def get_model_history(self, model_name: str, model_version: str) -> "Relation":
         """Every change to one model version, in order."""
         return self._versions.history(model_name, model_version)
 
@@ -256,11 +256,11 @@ class ModelRegistry:
         """The deployment of that name in this registry (temporary or permanent)."""
         return self._deployments.get(deployment_name)
 
-    def list_deployments(self, model_name: str | None = None, model_version: str | None = None) -> "duckdb.DuckDBPyRelation":
+    def list_deployments(self, model_name: str | None = None, model_version: str | None = None) -> "Relation":
         """Deployments (of one model version, or all), with their status, as a relation."""
         return self._deployments.list(model_name, model_version)
 
-    def get_deployment(self, model_name: str, model_version: str, deployment_name: str) -> "duckdb.DuckDBPyRelation":
+    def get_deployment(self, model_name: str, model_version: str, deployment_name: str) -> "Relation":
         """One deployment as a one-row relation."""
         return self._deployments.frame([self._deployments.of_model(model_name, model_version, deployment_name)])
 
@@ -268,7 +268,7 @@ class ModelRegistry:
         """Tear the deployment down and remove it from the registry."""
         self._deployments.delete(self._deployments.of_model(model_name, model_version, deployment_name))
 
-    def sql(self, query: str) -> "duckdb.DuckDBPyRelation | None":
+    def sql(self, query: str) -> "Relation | None":
         """Run DuckDB SQL in which every warehouse deployment (the permanent ones, and this
         process's temporary ones) is a function, and the registry's ``models``,
         ``history`` and ``deployments`` are tables (in-memory copies: changing them

@@ -15,7 +15,7 @@ from mlreg.registry.core import RegistryCore
 from mlreg.store import VersionFilter
 
 if TYPE_CHECKING:
-    import duckdb
+    from mlreg.store.base import Relation
 
     from mlreg.registry.deployments import Deployments
     from mlreg.registry.packaging import BuiltPackage
@@ -66,20 +66,20 @@ class Versions:
         return record
 
     # -- listing and history ------------------------------------------------------------------
-    def list(self) -> "duckdb.DuckDBPyRelation":
+    def list(self) -> "Relation":
         return self._core.store.list_versions()
 
-    def history(self, model_name: str | None = None, model_version: str | None = None) -> "duckdb.DuckDBPyRelation":
+    def history(self, model_name: str | None = None, model_version: str | None = None) -> "Relation":
         if model_name is None or model_version is None:
             return self._core.store.history()
         return self._core.store.history(self.get(model_name, model_version).id)
 
-    def scan(self, name: str | None = None, tags: Mapping[str, str] | None = None) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:
+    def scan(self, name: str | None = None, tags: Mapping[str, str] | None = None) -> AbstractContextManager["Relation"]:
         """The versions (of that name, with those tag values) read in place for one query
         fetched inside the with-block: no copy, filtered by the store."""
         return self._core.store.scan_versions(VersionFilter(name=name, tags=dict(tags or {})))
 
-    def scan_history(self) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:
+    def scan_history(self) -> AbstractContextManager["Relation"]:
         """Every event read in place for one query fetched inside the with-block."""
         return self._core.store.scan_history()
 

@@ -34,6 +34,9 @@ from mlreg.records import Change, Deployment, ModelRow, NewVersion
 if TYPE_CHECKING:
     import duckdb
 
+    #: what frame results are: a lazy DuckDB relation
+    Relation = duckdb.DuckDBPyRelation
+
 #: the columns of ``list_models()``, in order
 VERSION_COLUMNS = (
     "ID", "NAME", "VERSION", "TYPE", "URI", "CREATION_TIME", "CREATION_ROLE", "CREATION_CONTEXT",
