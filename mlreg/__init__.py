@@ -22,7 +22,7 @@ from mlreg.errors import (
     NotFound,
     RegistryBusy,
 )
-_LAZY = {"model_registry", "deploy_platforms", "model_signature"}
+_LAZY = {"model_registry", "deploy_platforms", "model_signature", "functions"}
 _SESSION = {"Session", "connect", "login_options"}
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "__version__",
     "connect",
     "deploy_platforms",
+    "functions",
     "login_options",
     "model_registry",
     "model_signature",
