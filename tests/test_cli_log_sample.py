@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mlreg import handlers
 from mlreg.cli.inputs import read_plain_numbers, read_sample_input
-from mlreg.handlers import tables
+from mlreg.data import tables
 
 
 def _duckdb_frame(path):

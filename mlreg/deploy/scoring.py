@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mlreg import context, handlers
 from mlreg.errors import InvalidInput, MlregError, NotFound
-from mlreg.model_signature import FeatureSpec, ModelSignature
+from mlreg.data.signature import FeatureSpec, ModelSignature
 from mlreg.package.verify import verify_dir
 
 if TYPE_CHECKING:
