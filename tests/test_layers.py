@@ -1,5 +1,5 @@
-"""The layers of the package hold: no import cycle among mlreg's modules, and the bottom
-layer (``mlreg.data``) imports nothing above it.
+"""The layers of the package hold: no import cycle among mlreg's modules, the bottom layer
+(``mlreg.data``) imports nothing above it, and only the CLI imports Rich.
 
 The imports are read from the source (``ast``), so the check does not depend on which
 modules happen to be imported first. "At import time" means what runs when a module is
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import pytest
 
 import mlreg
 
@@ -145,6 +146,12 @@ def test_lower_layers_do_not_import_upper_ones() -> None:
     assert {m: names for m, names in bad.items() if names} == {}
 
 
+def test_only_the_cli_imports_rich() -> None:
+    bad = sorted(m for m in MODULES if not m.startswith("mlreg.cli")
+                 and any(n == "rich" or n.startswith("rich.") for n in imports(m, import_time=False)))
+    assert bad == []
+
+
 def test_every_module_imports_in_a_fresh_process() -> None:
     """Each module imported first, in a process of its own (a cycle shows up as a
     partially initialized module only when the import starts at the right place)."""
@@ -161,3 +168,13 @@ def test_every_module_imports_in_a_fresh_process() -> None:
     proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("module", ["mlreg.stage.remote", "mlreg.stage.transfer", "mlreg.stage.cache"])
+def test_stage_modules_do_not_import_rich(module: str) -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert module in imported  # the check reads what it should
+    assert {m for m in imported if m == "rich" or m.startswith("rich.")} == set()
