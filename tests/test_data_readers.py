@@ -131,7 +131,8 @@ def test_sample_input_of_plain_numbers_is_a_frame_and_txt_is_csv(tmp_path):
 def test_sample_input_errors(tmp_path):
     with pytest.raises(InvalidInput) as info:
         readers.read_sample_input(tmp_path / "s.xlsx")
-    assert str(info.value) == f"sample input {tmp_path / 's.xlsx'}: unknown file type .xlsx; use .csv, .tsv, .parquet or .json"
+    assert str(info.value) == (f"sample input {tmp_path / 's.xlsx'}: unknown file type .xlsx; "
+                               "use .csv, .tsv, .parquet or .json")
     with pytest.raises(InvalidInput, match=r"unknown file type \(none\)"):
         readers.read_sample_input(tmp_path / "sample")
     with pytest.raises(InvalidInput, match=r"does not exist or is not a file$"):

@@ -147,7 +147,6 @@ def load(path: str | Path) -> Any:
         return pickle.load(io.BufferedReader(f, 1024 * 1024))
 
 
-
 # -- a model saved whole ----------------------------------------------------------------------
 MODEL_FILE = "model/model.pkl"
 """Where a package keeps a model saved whole with cloudpickle (custom models, scikit-learn,
@@ -166,6 +165,7 @@ def load_model(package_dir: str | Path) -> Any:
     """The model :func:`dump_model` wrote into the package at ``package_dir``."""
     # each large buffer is read once into memory of its own and the arrays are views of it
     return load(Path(package_dir) / MODEL_FILE)
+
 
 # -- read once, verify and load -------------------------------------------------------------------
 KEEP_MIN = 16 * 1024 * 1024
