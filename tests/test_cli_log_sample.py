@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlreg import handlers
-from mlreg.cli.inputs import read_plain_numbers, read_sample_input
-from mlreg.handlers import tables
+from mlreg.data import tables
+from mlreg.data.readers import read_plain_numbers, read_sample_input
 
 
 def _duckdb_frame(path):

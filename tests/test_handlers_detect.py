@@ -105,3 +105,27 @@ def test_model_packages_include_nested_estimators():
     pipe = make_pipeline(StandardScaler(), xgboost.XGBClassifier())
     assert handlers.detect(pipe).model_packages(pipe) == ["scikit-learn", "xgboost", "xgboost-cpu"]
     assert handlers.detect(SumModel()).model_packages(SumModel()) == []
+
+
+def test_custom_models_are_pickled_models_that_take_their_sample_layout():
+    """The one difference between a custom model and the other pickled types: its input
+    comes in the layout of its sample (an array for unnamed features), not as a frame."""
+    import pandas as pd
+
+    from mlreg.data.signature import DataType, FeatureSpec, ModelSignature
+    from mlreg.handlers.base import PickledHandler
+    from mlreg.handlers.custom import CustomHandler
+
+    class Plain(PickledHandler):
+        type_name = "plain"
+
+        @classmethod
+        def can_handle(cls, model):
+            return False
+
+    unnamed = ModelSignature([FeatureSpec("input_feature_0", DataType.DOUBLE), FeatureSpec("input_feature_1", DataType.DOUBLE)])
+    frame = pd.DataFrame({"input_feature_0": [1.0, 2.0], "input_feature_1": [3.0, 4.0]})
+    assert issubclass(CustomHandler, PickledHandler)
+    assert CustomHandler.save is PickledHandler.save and CustomHandler.load is PickledHandler.load
+    assert Plain().to_native(None, "predict", frame, unnamed) is frame
+    np.testing.assert_array_equal(CustomHandler().to_native(None, "predict", frame, unnamed), [[1.0, 3.0], [2.0, 4.0]])

@@ -212,13 +212,11 @@ def test_a_package_written_without_the_index_still_loads(registry, monkeypatch):
     """A package logged by an earlier mlreg (a plain cloudpickle file) loads as before."""
     import cloudpickle
 
-    from mlreg.handlers import custom
-
     def old_dump(model, writer):
-        with writer.open(custom.PICKLE_FILE) as f:
+        with writer.open(pickles.MODEL_FILE) as f:
             cloudpickle.dump(model, f, protocol=5)
 
-    monkeypatch.setattr(custom, "dump_pickle", old_dump)
+    monkeypatch.setattr(pickles, "dump_model", old_dump)
     model = ArrayModel(**arrays())
     mid = registry.log_model(model, "old", "1", sample_input_data=np.ones((2, 3)))
     assert not (registry.stage.root / mid / "model" / "model.pkl").read_bytes().endswith(pickles.INDEX_MAGIC)

@@ -307,3 +307,19 @@ def test_inferred_signature_accepts_its_own_sample(data):
     sig = infer_signature(df, np.zeros(n))
     out = validate_input(df, sig)
     pd.testing.assert_frame_equal(out, df, check_dtype=False)
+
+
+def test_public_module_is_the_data_layer():
+    """``mlreg.model_signature`` re-exports the bottom layer's objects, not copies of them."""
+    from mlreg import model_signature
+    from mlreg.data import inference, signature, validation
+
+    assert model_signature.__all__ == sorted(model_signature.__all__)
+    assert {name: getattr(model_signature, name) for name in model_signature.__all__} == {
+        "DataType": signature.DataType, "FeatureSpec": signature.FeatureSpec,
+        "ModelSignature": signature.ModelSignature, "normalize_signatures": signature.normalize_signatures,
+        "features_of": inference.features_of, "head": inference.head, "infer_signature": inference.infer_signature,
+        "validate_input": validation.validate_input,
+    }
+    spec = FeatureSpec("a", "double")
+    assert isinstance(spec, signature.FeatureSpec) and spec.dtype is signature.DataType.DOUBLE

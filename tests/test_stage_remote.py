@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MlregError
-from mlreg.stage import open_stage, transfer
+from mlreg.stage import open_stage, progress, transfer
 from mlreg.stage.remote import COMMIT, RemoteStage, open_remote_stage
+from tests.fixtures.progress import Recorder
 from tests.fixtures.s3 import QUICK, DUMMY_SECRET, free_port, stage_options
 
 DB = "MODEL_REGISTRY"
@@ -94,6 +95,21 @@ def test_publish_exists_load_hashes_delete(any_stage: RemoteStage) -> None:
     assert not any_stage.exists("m1")
     assert list(any_stage.entries()) == []
     any_stage.delete("m1")  # missing is not an error
+
+
+def test_transfers_report_their_bytes(any_stage: RemoteStage, cache_dir: Path) -> None:
+    """The core reports each upload, download and hashing pass to the installed reporter."""
+    size = sum(len(data) for data in PACKAGE.values())
+    recorder = Recorder()
+    with progress.reporting(recorder):
+        files = publish(any_stage, "m1", PACKAGE)
+        shutil.rmtree(cache_dir)  # nothing cached: every file is downloaded
+        assert read_dir(any_stage.local_dir("m1", files)) == PACKAGE
+        assert any_stage.local_dir("m1", files)  # all cached now: nothing to move
+        any_stage.hashes("m1")
+    assert recorder.transfers() == [("uploading m1", size, size), ("downloading m1", size, size),
+                                    ("downloading m1", 0, 0), ("hashing m1", size, size)]
+    assert [e for e in recorder.events if e[0] == "advance" and e[1] <= 0] == []
 
 
 def test_local_dir_downloads_into_a_fresh_cache_and_reuses_it(s3_stage: RemoteStage, s3_url: str, s3_options: dict,
@@ -386,7 +402,7 @@ sys.meta_path.insert(0, Block())
 )
 def test_missing_extra_names_the_pip_install(url: str, blocked: set[str], extra: str) -> None:
     code = BLOCK.format(blocked=blocked) + f"""
-from mlreg.stage import open_stage, transfer
+from mlreg.stage import open_stage, progress, transfer
 from mlreg.errors import MissingDependency
 try:
     open_stage({url!r}, "DB", {{}})

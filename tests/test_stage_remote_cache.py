@@ -1,4 +1,4 @@
-"""The download cache of remote stages and their progress bars (no server needed)."""
+"""The download cache of remote stages and their progress reports (no server needed)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from mlreg.errors import IntegrityError, InvalidInput
 from mlreg.stage import progress
 from mlreg.stage.cache import DEFAULT_MAX_BYTES, STALE_TMP_SECONDS, Cache, cache_root, max_bytes
+from tests.fixtures.progress import Recorder
 
 
 def sha(data: bytes) -> str:
@@ -113,44 +114,40 @@ def test_abandoned_downloads_are_removed_after_a_day(tmp_path: Path) -> None:
 
 
 # -- progress ---------------------------------------------------------------------------------
+def test_transfers_are_reported_to_the_installed_reporter_only() -> None:
+    outer, inner = Recorder(), Recorder()
+    with progress.transfer("unheard", 5) as advance:
+        advance(5)
+    with progress.reporting(outer):
+        with progress.transfer("uploading a", 10) as advance:
+            advance(4)
+            advance(6)
+        with progress.reporting(inner), progress.transfer("downloading b", None) as advance:
+            advance(1)
+        with progress.reporting(None), progress.transfer("silenced", 1) as advance:
+            advance(1)
+        with pytest.raises(OSError), progress.transfer("failing", 3) as advance:
+            advance(1)
+            raise OSError("gone")
+    with progress.transfer("unheard again", 5) as advance:
+        advance(5)
+    assert outer.events == [("start", "uploading a", 10), ("advance", 4), ("advance", 6), ("finish",),
+                            ("start", "failing", 3), ("advance", 1), ("finish",)]
+    assert inner.events == [("start", "downloading b", None), ("advance", 1), ("finish",)]
+
+
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True
 
 
-def test_no_progress_unless_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("TERM", raising=False)
-    monkeypatch.setattr("sys.stderr", io.StringIO())
-    assert not progress.enabled()
-    monkeypatch.setattr("sys.stderr", FakeTTY())
-    assert progress.enabled()
-    monkeypatch.setenv("NO_COLOR", "1")
-    assert not progress.enabled()
-    monkeypatch.delenv("NO_COLOR")
-    monkeypatch.setenv("TERM", "dumb")
-    assert not progress.enabled()
-
-
-def test_bar_appears_only_for_slow_transfers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_core_draws_nothing_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TERM", raising=False)
     err = FakeTTY()
     monkeypatch.setattr("sys.stderr", err)
-    now = [0.0]
-    with progress.transfer("uploading quick", 100, clock=lambda: now[0]) as advance:
-        advance(100)
+    with progress.transfer("uploading x", 10) as advance:
+        advance(10)
     assert err.getvalue() == ""
-    with progress.transfer("uploading slow", 100, clock=lambda: now[0]) as advance:
-        advance(10)
-        now[0] = 2.0
-        advance(10)
-    assert "uploading slow" in err.getvalue()
-
-
-def test_no_output_at_all_when_disabled(capsys: pytest.CaptureFixture[str]) -> None:
-    now = [0.0]
-    with progress.transfer("x", 10, clock=lambda: now[0]) as advance:
-        now[0] = 100.0
-        advance(10)
     assert capsys.readouterr() == ("", "")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import typer
 
 from mlreg.cli.output import Output
+from mlreg.cli.progress import bars
 from mlreg.errors import MlregError
 
 if TYPE_CHECKING:
@@ -82,7 +83,8 @@ def _silence_stdout() -> None:
 def funnel(func: F) -> F:
     """Run a command: every MlregError becomes ``Error: <message>`` on stderr and its exit
     code; Python warnings become one ``Warning: ...`` line; a closed stdout pipe ends the
-    command quietly. ``--verbose`` adds the traceback. Commands take ``ctx`` first."""
+    command quietly; stage transfers draw progress bars on a terminal (not with --quiet).
+    ``--verbose`` adds the traceback. Commands take ``ctx`` first."""
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -90,7 +92,8 @@ def funnel(func: F) -> F:
         state = get_state(ctx) if ctx is not None else State()
         out = state.out
         try:
-            with warnings.catch_warnings():  # Python's filters stay: no DeprecationWarning noise
+            # catch_warnings: Python's filters stay (no DeprecationWarning noise)
+            with warnings.catch_warnings(), bars(state.quiet):
                 warnings.showwarning = _show_warning(out)
                 result = func(*args, **kwargs)
                 sys.stdout.flush()

@@ -1,33 +1,39 @@
-"""The kinds of data `predict` takes and gives back, and the files it reads and writes.
+"""The kinds of data `predict` takes and gives back, and the files it writes.
 
 Input kinds: a pandas DataFrame, a pyarrow Table, a DuckDB relation, or a path to a
-Parquet, CSV or JSON file (``-`` is standard input, spooled to a temporary file). Files
-are read and written by DuckDB; a written file appears whole or not at all (it is
-written to a temporary file beside the target and renamed).
+Parquet, CSV or JSON file (``-`` is standard input, spooled to a temporary file). Input
+files are read by ``mlreg.data.readers`` (the one table of extensions and the one sniffing
+function; its names are re-exported here for deploy's callers). Output files are written
+by pyarrow or DuckDB; a written file appears whole or not at all (it is written to a
+temporary file beside the target and renamed).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from mlreg.data.readers import (  # noqa: F401 - re-exported: deploy reads its input through these
+    EXTENSIONS,
+    FORMATS,
+    check_input,
+    connect,
+    first_line,
+    format_of,
+    parquet_batches,
+    parquet_file,
+    read_error,
+    read_file,
+    sniff,
+    spooled,
+)
 from mlreg.errors import InvalidInput, MlregError
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-
-# file extension -> format
-EXTENSIONS = {
-    ".parquet": "parquet", ".pq": "parquet",
-    ".csv": "csv", ".tsv": "tsv",
-    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-}
-FORMATS = ("parquet", "csv", "tsv", "json", "jsonl")
 
 
 def kind_of(data: Any) -> str:
@@ -54,123 +60,6 @@ def quote_ident(name: str) -> str:
 
 def quote_string(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
-
-
-def sniff(path: Path) -> str:
-    """The format of a file without a known extension, from its first bytes."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise InvalidInput(f"cannot read input {path}: {e.strerror}") from None
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text[:1] in (b"[", b"{"):
-        return "json"
-    return "csv"
-
-
-def format_of(path: str | Path, what: str = "input") -> str:
-    """The format of a file, from its extension (an input without one is sniffed)."""
-    path = Path(path)
-    fmt = EXTENSIONS.get(path.suffix.lower())
-    if fmt is not None:
-        return fmt
-    if what == "input":
-        return sniff(path)
-    raise InvalidInput(
-        f"cannot tell the format of output {path} from its extension; use one of: {', '.join(sorted(EXTENSIONS))}"
-    )
-
-
-def connect() -> "duckdb.DuckDBPyConnection":
-    """A private in-memory DuckDB connection (no progress bar on our stderr)."""
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
-def check_input(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"input file {path} does not exist")
-    if path.is_dir():
-        raise InvalidInput(f"input {path} is a directory, not a file")
-    return path
-
-
-def parquet_file(path: str | Path) -> Any:
-    """A Parquet file opened by pyarrow (it streams column-pruned batches faster than a
-    DuckDB scan turned into Arrow)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = check_input(path)
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as e:
-        raise InvalidInput(f"cannot read input {path} as parquet: {first_line(e)}") from None
-
-
-def parquet_batches(pf: Any, path: str | Path, rows: int, columns: list[str] | None) -> Iterator["pa.RecordBatch"]:
-    import pyarrow as pa
-
-    it = pf.iter_batches(batch_size=rows, columns=columns)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except (pa.ArrowException, OSError) as e:
-            raise InvalidInput(f"cannot read input {path} as parquet: {first_line(e)}") from None
-        yield batch
-
-
-def read_file(con: "duckdb.DuckDBPyConnection", path: str | Path, fmt: str | None = None) -> "duckdb.DuckDBPyRelation":
-    """A relation over a Parquet, CSV or JSON file; one clear error when it cannot be read."""
-    import duckdb
-
-    path = check_input(path)
-    fmt = fmt or format_of(path)
-    try:
-        if fmt == "parquet":
-            return con.read_parquet(str(path))
-        if fmt in ("csv", "tsv"):
-            return con.read_csv(str(path), sep="\t") if fmt == "tsv" else con.read_csv(str(path))
-        return con.read_json(str(path))
-    except duckdb.Error as e:
-        raise InvalidInput(f"cannot read input {path} as {fmt}: {read_error(e)}") from None
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def read_error(exc: BaseException) -> str:
-    """A reader's error on one line: its first paragraph (DuckDB's CSV errors name the
-    line and column there, then list generic advice)."""
-    paragraph = str(exc).strip().split("\n\n", 1)[0]
-    lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
-    return "; ".join(lines) if lines else type(exc).__name__
-
-
-@contextmanager
-def spooled(stream: IO[bytes]) -> Iterator[Path]:
-    """Standard input as a temporary file (DuckDB reads files, not pipes)."""
-    fd, name = tempfile.mkstemp(prefix="mlreg-stdin-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            shutil.copyfileobj(stream, f, 1 << 20)
-        yield Path(name)
-    finally:
-        try:
-            os.unlink(name)
-        except OSError:
-            pass
 
 
 class _Capture:

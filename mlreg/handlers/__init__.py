@@ -58,4 +58,5 @@ def load_model_file(path: Any, type_name: str | None = None) -> Any:
     a handler's reader."""
     from mlreg.handlers.files import load_model_file as load
 
-    return load(path, type_name)
+    handler = get_handler(type_name) if type_name else None  # refuses an unknown type first
+    return load(path, type_name, handler)

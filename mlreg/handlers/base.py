@@ -16,7 +16,7 @@ from mlreg.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlreg.model_signature import ModelSignature
+    from mlreg.data.signature import ModelSignature
     from mlreg.package.writer import PackageWriter
 
 # the order users expect to see them in; handlers expose those their model has
@@ -107,7 +107,7 @@ class ModelHandler(ABC):
 
     def to_table(self, model: Any, method: str, output: Any, signature: "ModelSignature | None") -> "pd.DataFrame":
         """A method's output as a frame whose columns are the signature's outputs."""
-        from mlreg.handlers import tables
+        from mlreg.data import tables  # here, not above: `mlreg --help` imports this module
 
         names = [f.name for f in signature.outputs] if signature is not None else None
         return tables.output_frame(output, names)
@@ -115,9 +115,9 @@ class ModelHandler(ABC):
     def predict_table(self, model: Any, method: str, data: Any, signature: "ModelSignature") -> "pd.DataFrame":
         """Validate ``data`` against the signature, call the method, return a frame with
         one named column per output feature, one row per input row."""
-        from mlreg import model_signature
+        from mlreg.data.validation import validate_input  # startup, as above
 
-        frame = model_signature.validate_input(data, signature)
+        frame = validate_input(data, signature)
         output = self.call(model, method, self.to_native(model, method, frame, signature))
         table = self.to_table(model, method, output, signature)
         if len(table) == len(frame):
@@ -128,10 +128,11 @@ class ModelHandler(ABC):
         self, model: Any, methods: Sequence[str], sample_input: Any
     ) -> dict[str, "ModelSignature"]:
         """Run each method on at most 10 sample rows and infer input/output specs."""
-        from mlreg import model_signature
+        from mlreg.data.inference import features_of, head  # startup, as above
+        from mlreg.data.signature import ModelSignature
 
-        sample = self.prepare_sample(model, model_signature.head(sample_input, 10))
-        inputs = model_signature.features_of(sample, "input_feature")
+        sample = self.prepare_sample(model, head(sample_input, 10))
+        inputs = features_of(sample, "input_feature")
         out = {}
         for method in methods:
             try:
@@ -144,22 +145,24 @@ class ModelHandler(ABC):
                     f"{type(e).__name__}: {one_line(e)}"
                 ) from e
             table = self.to_table(model, method, result, None)
-            outputs = model_signature.features_of(table, "output_feature")
-            out[method] = model_signature.ModelSignature(inputs=inputs, outputs=outputs)
+            outputs = features_of(table, "output_feature")
+            out[method] = ModelSignature(inputs=inputs, outputs=outputs)
         return out
 
 
 class PickledHandler(ModelHandler):
     """A model type saved whole with cloudpickle (``model/model.pkl``): for frameworks
-    without a portable format of their own."""
+    without a portable format of their own. Its methods are called on the validated
+    input frame as is. (``CustomHandler``, the catch-all for any Python object, is one of
+    these that hands the model its input in the layout of its sample instead.)"""
 
     def save(self, model: Any, writer: "PackageWriter") -> dict[str, Any]:
-        from mlreg.handlers.custom import PICKLE_FILE, dump_pickle
+        from mlreg.package import pickles  # startup, as above
 
-        dump_pickle(model, writer)
-        return {"format": "cloudpickle", "files": [PICKLE_FILE]}
+        pickles.dump_model(model, writer)
+        return {"format": "cloudpickle", "files": [pickles.MODEL_FILE]}
 
     def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
-        from mlreg.handlers.custom import load_pickle
+        from mlreg.package import pickles  # startup, as above
 
-        return load_pickle(package_dir)
+        return pickles.load_model(package_dir)

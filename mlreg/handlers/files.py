@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlreg.errors import InvalidInput, MlregError
-from mlreg.handlers.base import one_line
+from mlreg.handlers.base import ModelHandler, one_line
 
 _SUFFIXES = {
     ".pkl": "pickle", ".pickle": "pickle", ".pk": "pickle", ".cloudpickle": "pickle", ".joblib": "pickle",
@@ -138,10 +138,9 @@ def _read_directory(path: Path, type_name: str | None) -> Any:
     )
 
 
-def load_model_file(path: Any, type_name: str | None = None) -> Any:
-    from mlreg import handlers
-
-    handler = handlers.get_handler(type_name) if type_name else None  # refuses an unknown type
+def load_model_file(path: Any, type_name: str | None = None, handler: ModelHandler | None = None) -> Any:
+    """The model a file or directory holds; ``handler`` (that of ``type_name``, given by
+    ``mlreg.handlers.load_model_file``) must accept it."""
     p = Path(path)
     if not p.exists():
         raise InvalidInput(f"model file {p} does not exist")

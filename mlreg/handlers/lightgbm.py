@@ -11,7 +11,7 @@ from typing import Any
 from mlreg.errors import InvalidInput
 from mlreg.handlers import tabular
 from mlreg.handlers.base import has_class
-from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+from mlreg.package import pickles
 
 TEXT_FILE = "model/model.txt"
 SKLEARN_BASE = "lightgbm.sklearn.LGBMModel"
@@ -33,8 +33,8 @@ class LightGBMHandler(tabular.BoostingHandler):
             model.save_model(str(writer.path(TEXT_FILE)))
             writer.add_file(TEXT_FILE)
             return {"format": "lightgbm-txt", "files": [TEXT_FILE]}
-        dump_pickle(model, writer)
-        files = [PICKLE_FILE]
+        pickles.dump_model(model, writer)
+        files = [pickles.MODEL_FILE]
         booster = getattr(model, "_Booster", None)
         if booster is not None:
             booster.save_model(str(writer.path(TEXT_FILE)))
@@ -45,7 +45,7 @@ class LightGBMHandler(tabular.BoostingHandler):
     def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
         fmt = info.get("format")
         if fmt == "cloudpickle":
-            return load_pickle(package_dir)
+            return pickles.load_model(package_dir)
         if fmt != "lightgbm-txt":
             raise InvalidInput(f"unknown lightgbm package format {fmt!r}")
         import lightgbm

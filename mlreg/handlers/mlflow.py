@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlreg.data import tables
+from mlreg.data.signature import DataType, FeatureSpec, ModelSignature
 from mlreg.errors import InvalidInput
-from mlreg.handlers import tables
 from mlreg.handlers.base import ModelHandler, has_class
-from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+from mlreg.package import pickles
 
 PYFUNC = "mlflow.pyfunc.PyFuncModel"
 MODEL_DIR = "model/mlflow_model"
@@ -46,8 +47,6 @@ def source_dir(model: Any) -> Path | None:
 
 def convert_schema(schema: Any, prefix: str) -> tuple[Any, ...]:
     """An MLflow Schema (columns or tensors) as mlreg FeatureSpecs."""
-    from mlreg.model_signature import DataType, FeatureSpec
-
     if schema is None:
         return ()
     out = []
@@ -113,8 +112,6 @@ class MLflowHandler(ModelHandler):
         return model.metadata
 
     def native_signatures(self, model: Any) -> dict[str, Any] | None:
-        from mlreg.model_signature import ModelSignature
-
         sig = self._metadata(model).signature
         if sig is None or sig.inputs is None:
             return None
@@ -124,15 +121,15 @@ class MLflowHandler(ModelHandler):
     def save(self, model: Any, writer: Any) -> dict[str, Any]:
         src = source_dir(model)
         if src is None:
-            dump_pickle(model, writer)
-            return {"format": "cloudpickle", "files": [PICKLE_FILE]}
+            pickles.dump_model(model, writer)
+            return {"format": "cloudpickle", "files": [pickles.MODEL_FILE]}
         writer.copy_tree(src, MODEL_DIR)
         return {"format": "mlflow-model-dir", "files": [MODEL_DIR]}
 
     def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
         fmt = info.get("format")
         if fmt == "cloudpickle":
-            return load_pickle(package_dir)
+            return pickles.load_model(package_dir)
         if fmt != "mlflow-model-dir":
             raise InvalidInput(f"unknown mlflow package format {fmt!r}")
         import mlflow.pyfunc

@@ -16,8 +16,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from mlreg.data import tables
+from mlreg.data.inference import features_of
 from mlreg.errors import InvalidInput
-from mlreg.handlers import tables
 from mlreg.handlers.base import ModelHandler, has_class
 
 MODULE = "torch.nn.modules.module.Module"
@@ -119,9 +120,7 @@ class PyTorchHandler(ModelHandler):
         import torch
 
         if tables.is_frame(data):
-            from mlreg import model_signature
-
-            feats = model_signature.features_of(data, "input_feature")
+            feats = features_of(data, "input_feature")
             data = _fit_arity(tables.feature_arrays(data, feats), feats, positional_arity(model, method))
         dtype = _float_dtype(model)
         args = []

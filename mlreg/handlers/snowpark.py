@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlreg.data.signature import DataType, FeatureSpec, ModelSignature
 from mlreg.errors import InvalidInput
 from mlreg.handlers.base import KNOWN_METHODS, PickledHandler, has_class
 
@@ -61,8 +62,6 @@ class SnowparkHandler(PickledHandler):
         return [m for m in ("predict", "transform") if callable(getattr(model, m, None))]
 
     def native_signatures(self, model: Any) -> dict[str, Any] | None:
-        from mlreg.model_signature import DataType, FeatureSpec, ModelSignature
-
         sigs = _model_signatures(model)
         if not sigs:
             return None

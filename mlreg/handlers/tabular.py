@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from mlreg.data import tables
 from mlreg.errors import InvalidInput
-from mlreg.handlers import tables
 from mlreg.handlers.base import ModelHandler, has_class
 
 if TYPE_CHECKING:

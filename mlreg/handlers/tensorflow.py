@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlreg.data import tables
+from mlreg.data.inference import features_of
+from mlreg.data.signature import ModelSignature
 from mlreg.errors import InvalidInput
-from mlreg.handlers import tables
 from mlreg.handlers.base import KNOWN_METHODS, ModelHandler, has_class
 
 KERAS_MODELS = (
@@ -134,9 +136,7 @@ class TensorFlowHandler(ModelHandler):
 
     def call(self, model: Any, method: str, data: Any) -> Any:
         if tables.is_frame(data):
-            from mlreg import model_signature
-
-            signature = model_signature.ModelSignature(inputs=model_signature.features_of(data, "input_feature"))
+            signature = ModelSignature(inputs=features_of(data, "input_feature"))
             data = self.to_native(model, method, data, signature)
         args = list(data) if isinstance(data, (list, tuple)) else [data]
         if is_keras(model):

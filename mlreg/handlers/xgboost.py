@@ -16,7 +16,7 @@ from typing import Any
 from mlreg.errors import InvalidInput
 from mlreg.handlers import tabular
 from mlreg.handlers.base import has_class
-from mlreg.handlers.custom import PICKLE_FILE, dump_pickle, load_pickle
+from mlreg.package import pickles
 
 NATIVE_FILE = "model/model.ubj"
 SKLEARN_BASE = "xgboost.sklearn.XGBModel"
@@ -60,8 +60,8 @@ class XGBoostHandler(tabular.BoostingHandler):
 
     def save(self, model: Any, writer: Any) -> dict[str, Any]:
         if not self._native_ok(model):
-            dump_pickle(model, writer)
-            return {"format": "cloudpickle", "files": [PICKLE_FILE]}
+            pickles.dump_model(model, writer)
+            return {"format": "cloudpickle", "files": [pickles.MODEL_FILE]}
         model.save_model(str(writer.path(NATIVE_FILE)))
         writer.add_file(NATIVE_FILE)
         cls = type(model)
@@ -73,7 +73,7 @@ class XGBoostHandler(tabular.BoostingHandler):
     def load(self, package_dir: Path, info: dict[str, Any]) -> Any:
         fmt = info.get("format")
         if fmt == "cloudpickle":
-            return load_pickle(package_dir)
+            return pickles.load_model(package_dir)
         if fmt not in ("xgboost-ubj", "xgboost-json"):
             raise InvalidInput(f"unknown xgboost package format {fmt!r}")
         path = str(package_dir / info["files"][0])

@@ -147,6 +147,26 @@ def load(path: str | Path) -> Any:
         return pickle.load(io.BufferedReader(f, 1024 * 1024))
 
 
+# -- a model saved whole ----------------------------------------------------------------------
+MODEL_FILE = "model/model.pkl"
+"""Where a package keeps a model saved whole with cloudpickle (custom models, scikit-learn,
+Snowpark ML, and the fallback of the XGBoost, LightGBM and MLflow handlers)."""
+
+
+def dump_model(model: Any, writer: Any) -> None:
+    """Write ``model`` to ``MODEL_FILE`` of the package ``writer`` is building."""
+    # protocol 5 hands a large buffer (a numpy array's data) to the file in one piece, from
+    # the array's own memory; the writer hashes it while writing it
+    with writer.open(MODEL_FILE) as f:
+        dump(model, f)
+
+
+def load_model(package_dir: str | Path) -> Any:
+    """The model :func:`dump_model` wrote into the package at ``package_dir``."""
+    # each large buffer is read once into memory of its own and the arrays are views of it
+    return load(Path(package_dir) / MODEL_FILE)
+
+
 # -- read once, verify and load -------------------------------------------------------------------
 KEEP_MIN = 16 * 1024 * 1024
 """Files at least this large are read for keeps by ``read_verified``; smaller ones are

@@ -1,89 +1,77 @@
-"""Progress bars for stage transfers: the only place the stage layer may draw anything.
+"""Progress of stage transfers, reported through a callback: the stage layer draws nothing.
 
-A bar appears only when stderr is a terminal, ``NO_COLOR`` is unset, ``TERM`` is not
-``dumb`` and the transfer has already taken about a second; otherwise nothing is printed
-and Rich is never imported. The core just calls ``advance(n)`` as bytes move.
+The core wraps each transfer in ``transfer(description, total)`` and calls the function it
+yields with the bytes as they move. Whoever wants to hear of it installs a ``Reporter``
+for the duration of an operation with ``reporting(reporter)`` (a context variable, so it
+holds for the calling thread and the tasks it starts). By default nobody listens and
+nothing is reported; the ``mlreg`` command installs one that draws a bar on a terminal.
+
+    class Counter:  # a Reporter, and the Task of each transfer it hears of
+        def start(self, description, total):
+            self.done = 0
+            return self
+
+        def advance(self, nbytes):
+            self.done += nbytes
+
+        def finish(self):
+            log.info("%s bytes moved", self.done)
+
+    with progress.reporting(Counter()):
+        registry.load_model("churn", "3")
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from contextvars import ContextVar
+from typing import Callable, Iterator, Protocol
 
-SHOW_AFTER_SECONDS = 1.0
+
+class Task(Protocol):
+    """One transfer being reported."""
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more bytes have moved."""
+
+    def finish(self) -> None:
+        """The transfer is over (done, failed or interrupted)."""
 
 
-def enabled() -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
+class Reporter(Protocol):
+    """Hears of every transfer while it is installed with :func:`reporting`."""
+
+    def start(self, description: str, total: int | None) -> Task:
+        """A transfer of ``total`` bytes (None: unknown) begins, e.g. ``uploading <id>``."""
+
+
+_reporter: ContextVar[Reporter | None] = ContextVar("mlreg_progress_reporter", default=None)
+
+
+@contextmanager
+def reporting(reporter: Reporter | None) -> Iterator[None]:
+    """Report the transfers of the enclosed operations to ``reporter`` (None: to nobody)."""
+    token = _reporter.set(reporter)
     try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced or closed stderr
-        return False
+        yield
+    finally:
+        _reporter.reset(token)
 
 
-class _Bar:
-    def __init__(self, description: str, total: int | None, clock: Callable[[], float]):
-        self._description = description
-        self._total = total
-        self._clock = clock
-        self._start = clock()
-        self._done = 0
-        self._progress: Any = None
-        self._task: Any = None
-
-    def advance(self, n: int) -> None:
-        self._done += n
-        if self._progress is None:
-            if self._clock() - self._start < SHOW_AFTER_SECONDS:
-                return
-            self._open()
-        self._progress.update(self._task, completed=self._done)
-
-    def _open(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(self._description, total=self._total, completed=self._done)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-def _ignore(n: int) -> None:
+def _ignore(nbytes: int) -> None:
     return None
 
 
 @contextmanager
-def transfer(description: str, total: int | None, clock: Callable[[], float] = time.monotonic) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(nbytes)``; draws a bar on stderr for slow transfers on a terminal."""
-    if not enabled():
+def transfer(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(nbytes)`` for the core to call as bytes move; the installed
+    reporter (if any) hears of the start, each advance and the end."""
+    reporter = _reporter.get()
+    if reporter is None:
         yield _ignore
         return
-    bar = _Bar(description, total, clock)
+    task = reporter.start(description, total)
     try:
-        yield bar.advance
+        yield task.advance
     finally:
-        bar.close()
+        task.finish()

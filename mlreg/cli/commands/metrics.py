@@ -56,7 +56,7 @@ def set_metric(
     if (value is None) == (file is None):
         raise UsageError("give the metric VALUE or --file FILE (one of them)")
     if file is not None:
-        from mlreg.cli.inputs import read_metric_file
+        from mlreg.data.readers import read_metric_file
 
         parsed = read_metric_file(file)
     else:

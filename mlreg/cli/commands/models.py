@@ -77,6 +77,7 @@ def log(
     A version that exists already is refused with exit 4.
     """
     from mlreg.cli import inputs
+    from mlreg.data import readers
 
     state = get_state(ctx)
     tags = parse_pairs(tag, "--tag")
@@ -97,8 +98,8 @@ def log(
         description=description,
         options=options,
         pip_requirements=pip_requirement or None,
-        sample_input_data=inputs.read_sample_input(sample_input) if sample_input else None,
-        signatures=inputs.read_signatures(signatures) if signatures else None,
+        sample_input_data=readers.read_sample_input(sample_input) if sample_input else None,
+        signatures=readers.read_signatures(signatures) if signatures else None,
         tags=tags,
         metrics=metrics,
     )

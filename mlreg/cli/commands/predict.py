@@ -45,7 +45,7 @@ def predict(
     if fmt is not None:
         from pathlib import Path
 
-        from mlreg.deploy.frames import EXTENSIONS
+        from mlreg.data.readers import EXTENSIONS
 
         if Path(output).suffix.lower() in EXTENSIONS or fmt not in _FILE_FORMATS:
             raise UsageError(

@@ -36,7 +36,7 @@ def _to_arrow(data: Any, signature: dict[str, Any] | None = None) -> tuple[Any, 
     import pyarrow as pa
 
     from mlreg.deploy import frames
-    from mlreg.handlers import tables
+    from mlreg.data import tables
 
     if isinstance(data, (str, Path)):
         con = frames.connect()
@@ -49,7 +49,7 @@ def _to_arrow(data: Any, signature: dict[str, Any] | None = None) -> tuple[Any, 
     if tables.is_relation(data):
         return data.to_arrow_table(), "relation"
     if signature and not tables.is_frame(data):
-        from mlreg.model_signature import ModelSignature
+        from mlreg.data.signature import ModelSignature
 
         frame = tables.frame_to_input(data, ModelSignature.from_dict(signature).inputs)
     else:
@@ -64,7 +64,7 @@ def _from_arrow(table: Any, kind: str) -> Any:
         from mlreg.deploy import frames
 
         return frames.connect().from_arrow(table)
-    from mlreg.handlers import tables
+    from mlreg.data import tables
 
     return tables.arrow_to_pandas(table)
 
@@ -119,7 +119,7 @@ def predict(url: str, data: Any, token: str | None = None, signature: dict[str, 
         conn.close()
     result = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     out = _from_arrow(result, kind)
-    from mlreg.handlers import tables
+    from mlreg.data import tables
 
     if (tables.is_frame(data) or tables.is_series(data)) and len(data.index) == len(out):
         out.index = data.index

@@ -100,7 +100,7 @@ class ServedModel:
     def _from_arrow(self, body: bytes, file_format: bool) -> Any:
         import pyarrow as pa
 
-        from mlreg.handlers import tables
+        from mlreg.data import tables
 
         try:
             reader = pa.ipc.open_file(body) if file_format else pa.ipc.open_stream(body)
@@ -148,7 +148,7 @@ class ServedModel:
         return Parsed(frame=pd.DataFrame(data, columns=columns) if data else self._empty())
 
     def _inputs(self, key: str, value: Any) -> Parsed:
-        from mlreg.handlers import tables
+        from mlreg.data import tables
 
         if value is None or value == [] or value == {}:
             raise RequestError(400, f"{key} is empty")

@@ -21,7 +21,7 @@ from mlreg.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlreg.model_signature import FeatureSpec
+    from mlreg.data.signature import FeatureSpec
 
 
 def _module(obj: Any) -> str:

@@ -1,8 +1,10 @@
-"""Check one input column against its FeatureSpec and convert it to the feature's type.
+"""Input data checked against a signature and converted to the feature types.
 
-Errors name the feature, what it expects and what was found. Integers are accepted for
-float features, and floats that are whole numbers (what JSON with nulls becomes) for
-integer features; anything else of the wrong kind is refused.
+``validate_input`` is what a deployment runs before calling a model; ``check_column``
+checks one column against its FeatureSpec. Errors name the feature, what it expects and
+what was found. Integers are accepted for float features, and floats that are whole
+numbers (what JSON with nulls becomes) for integer features; anything else of the wrong
+kind is refused.
 """
 
 from __future__ import annotations
@@ -10,14 +12,39 @@ from __future__ import annotations
 import datetime
 import decimal
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
+from mlreg.data import tables
+from mlreg.data.signature import FeatureSpec, ModelSignature
 from mlreg.errors import InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlreg.model_signature import FeatureSpec
+
+def validate_input(data: Any, signature: ModelSignature | Sequence[FeatureSpec]) -> "pd.DataFrame":
+    """Check input data against a signature's inputs and return a frame of exactly those
+    columns, in order, converted to the feature types. Extra columns are ignored."""
+    features = signature.inputs if isinstance(signature, ModelSignature) else tuple(signature)
+    frame = tables.frame_to_input(data, features)
+    by_lower: dict[str, list[str]] = {}
+    for c in frame.columns:
+        by_lower.setdefault(str(c).lower(), []).append(c)
+    columns = {}
+    for f in features:
+        if f.name in frame.columns:
+            col = frame[f.name]
+        elif len(by_lower.get(f.name.lower(), [])) == 1:  # DuckDB and SQL users may change case
+            col = frame[by_lower[f.name.lower()][0]]
+        else:
+            have = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
+            raise InvalidInput(f"input is missing column {f.name!r} (expected {f.describe()}); it has: {have}")
+        columns[f.name] = check_column(col, f)
+    import pandas as pd
+
+    # arrays, not Series: no alignment on an index that may repeat labels
+    return pd.DataFrame({name: col.array for name, col in columns.items()}, index=frame.index)
+
 
 _NULLABLE_INT = {
     "INT8": "Int8", "INT16": "Int16", "INT32": "Int32", "INT64": "Int64",
