@@ -123,6 +123,16 @@ def test_helpers():
     assert markdown_table(["A"], [["x|y"]]) == ["| A |", "|---|", "| x\\|y |"]
 
 
+def test_plain_table_escapes_and_aligns_on_the_escaped_text():
+    rows = [["a\tb", "c:\\d", "x"], ["plain", "ünïcode €", "y"], ["", "\x1b[31m", "line\nbreak"]]
+    assert plain_table(["K", "V", "LAST"], rows) == [
+        "K      V          LAST",
+        "a\\tb   c:\\\\d      x",
+        "plain  ünïcode €  y",
+        "       \x1b[31m      line\\nbreak",  # other control characters are kept as they are
+    ]
+
+
 @pytest.mark.parametrize("fmt", list(Format))
 def test_every_format_through_list(cli, logged, fmt):
     run = cli("list", "--format", fmt.value)

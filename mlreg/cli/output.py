@@ -116,8 +116,10 @@ def json_fragment(value: Any, is_json_text: bool = False, compact: bool = False)
 
 
 def _encode_string(text: str) -> str:
+    global _encode_string
     from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is
 
+    _encode_string = encode_basestring  # this runs for every string cell: import once
     return encode_basestring(text)
 
 
@@ -215,8 +217,11 @@ class Output:
                 self._write("[]\n")
             return
         is_table, compact = fmt is Format.table, data.json_compact
-        text_rows = [[text_cell(v, c in jcols, is_table, compact) for c, v in zip(cols, row)]
-                     for row in data.rows]
+        flags = [c in jcols for c in cols]
+        # a string cell that is not JSON to re-encode stays as it is: the common cell of a
+        # listing, taken without a call (text_cell would return it unchanged)
+        text_rows = [[v if type(v) is str and (compact or not j) else "" if v is None
+                      else text_cell(v, j, is_table, compact) for v, j in zip(row, flags)] for row in data.rows]
         if fmt in (Format.csv, Format.tsv):
             import csv
 
@@ -288,18 +293,21 @@ def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
+def _nothing_to_escape(text: str) -> bool:
+    return text.isprintable() and "\\" not in text
+
+
 def plain_table(cols: Sequence[str], rows: Sequence[Sequence[str]], header: bool = True) -> list[str]:
     """Columns aligned with two spaces, no trailing blanks; control characters escaped."""
-    body = [[_one_line(c) for c in r] for r in rows]
+    # most rows have nothing to escape: one check of the whole row instead of one per cell
+    body = [r if _nothing_to_escape("".join(r)) else [_one_line(c) for c in r] for r in rows]
     allrows = ([list(cols)] if header else []) + body
     if not allrows:
         return []
-    widths = [max(len(r[i]) for r in allrows) for i in range(len(cols))]
-    out = []
-    for r in allrows:
-        cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1])] + [r[-1]]
-        out.append("  ".join(cells).rstrip())
-    return out
+    widths = [max(map(len, column)) for column in zip(*allrows)]
+    # every column but the last padded to its width (str.ljust), in one format per row
+    line = "  ".join([f"{{:<{w}}}" for w in widths[:-1]] + ["{}"])
+    return [line.format(*r).rstrip() for r in allrows]
 
 
 def _md_cell(text: str) -> str:
