@@ -90,7 +90,7 @@ def root(
 
 def main() -> None:
     """Console-script entry point."""
-    from mlreg.cli.output import color_allowed
+    from mlreg.cli.terminal import color_allowed  # not mlreg.cli.output: --help needs none of it
 
     if color_allowed(sys.stdout):
         app.rich_markup_mode = "rich"

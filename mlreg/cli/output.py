@@ -20,7 +20,9 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Iterable, Mapping, Sequence
+
+from mlreg.cli.terminal import color_allowed, is_terminal  # noqa: F401 (part of this module's API)
 
 
 #: on a terminal, columns at most this wide are kept on one line
@@ -151,18 +153,6 @@ def text_cell(value: Any, is_json_text: bool = False, table: bool = False, compa
     if isinstance(value, (dict, list, tuple)):
         return dump_json(jsonable(value))
     return str(value)
-
-
-# -- terminal detection -------------------------------------------------------------------
-def is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def color_allowed(stream: TextIO) -> bool:
-    return is_terminal(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 class Output:
