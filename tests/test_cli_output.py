@@ -158,3 +158,24 @@ def test_format_is_case_insensitive_and_validated(cli, logged):
     assert cli("list", "--format", "JSON").exit_code == 0
     bad = cli("list", "--format", "xml")
     assert bad.exit_code == 2 and "xml" in bad.stderr
+
+
+def test_timestamps_as_utc_text_render_as_the_datetimes_do(capsys):
+    """`mlreg list` has DuckDB write timestamps as UTC text (table_from_relation(utc_text=True)):
+    every format prints what it prints from the datetimes."""
+    import duckdb
+
+    from mlreg.cli.output import table_from_relation
+
+    rel = duckdb.connect().sql(
+        "SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2026-01-02 03:04:05.678+02', '{\"k\": 1}'::JSON),"
+        " ('b', TIMESTAMPTZ '2026-01-02 03:04:05+00', NULL), ('c', NULL, '[]'::JSON),"
+        " ('d', TIMESTAMPTZ '1969-07-20 20:17:40.000001+00', '{}'::JSON)) t(NAME, STAMP, TAGS)")
+    as_datetimes, as_text = table_from_relation(rel), table_from_relation(rel, utc_text=True)
+    assert as_text.utc_columns == {"STAMP"} and as_text.rows[0][1] == "2026-01-02T01:04:05.678000"
+    for fmt in Format:
+        assert render(capsys, fmt, as_text) == render(capsys, fmt, as_datetimes), fmt
+    assert render(capsys, Format.jsonl, as_text).splitlines()[:2] == [
+        '{"NAME":"a","STAMP":"2026-01-02T01:04:05.678000+00:00","TAGS":{"k":1}}',
+        '{"NAME":"b","STAMP":"2026-01-02T03:04:05+00:00","TAGS":null}',
+    ]

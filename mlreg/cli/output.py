@@ -45,29 +45,64 @@ class Format(str, Enum):
 @dataclass
 class Table:
     """Rows of data with named columns. ``json_columns`` hold JSON text to be nested
-    (not quoted) in json/jsonl output."""
+    (not quoted) in json/jsonl output; ``utc_columns`` hold timestamps as UTC text
+    ``YYYY-MM-DDTHH:MM:SS.ffffff`` that DuckDB wrote, ISO 8601 once rendered."""
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
     json_columns: frozenset[str] = field(default_factory=frozenset)
     #: the JSON cells are compact JSON text already (DuckDB minified them)
     json_compact: bool = False
+    utc_columns: frozenset[str] = field(default_factory=frozenset)
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_from_relation(rel: Any) -> Table:
+#: a TIMESTAMPTZ as UTC text with microseconds; rendering trims it (see _utc_iso)
+_UTC_TEXT = "strftime(timezone('UTC', {0}), '%Y-%m-%dT%H:%M:%S.%f') AS {0}"
+
+
+def table_from_relation(rel: Any, utc_text: bool = False) -> Table:
     """Materialize a DuckDB relation (rows as plain Python values, no numpy/pandas);
-    JSON columns come back minified by DuckDB, ready to be written as they are."""
+    JSON columns come back minified by DuckDB, ready to be written as they are.
+
+    ``utc_text``: timestamps with time zone come back as UTC text too, for a table that
+    only gets rendered (``Output.table``): a thousand tz-aware datetimes cost more to make
+    and to format than the rest of a listing."""
     columns = list(rel.columns)
-    json_columns = frozenset(c for c, t in zip(columns, rel.types) if str(t) == "JSON")
-    compact = bool(json_columns) and len(set(columns)) == len(columns)
-    if compact:
-        rel = rel.select(", ".join(f"json({_quoted(c)}) AS {_quoted(c)}" if c in json_columns else _quoted(c)
+    types = [str(t) for t in rel.types]
+    unique = len(set(columns)) == len(columns)
+    json_columns = frozenset(c for c, t in zip(columns, types) if t == "JSON")
+    utc_columns = frozenset(c for c, t in zip(columns, types) if t == "TIMESTAMP WITH TIME ZONE"
+                            and utc_text and unique)
+    compact = bool(json_columns) and unique
+    if compact or utc_columns:
+        rel = rel.select(", ".join(f"json({_quoted(c)}) AS {_quoted(c)}" if c in json_columns and compact
+                                   else _UTC_TEXT.format(_quoted(c)) if c in utc_columns else _quoted(c)
                                    for c in columns))
-    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns, compact)
+    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns, compact, utc_columns)
+
+
+def _utc_iso(text: str | None, timespec: str) -> str | None:
+    """UTC text from DuckDB as ``_iso`` writes the same instant as a datetime."""
+    if text is None:
+        return None
+    if timespec == "seconds" or text.endswith(".000000"):
+        return text[:19] + "+00:00"
+    return text + "+00:00"
+
+
+def _with_iso_times(data: Table, timespec: str) -> Table:
+    at = [i for i, c in enumerate(data.columns) if c in data.utc_columns]
+    rows = []
+    for row in data.rows:
+        row = list(row)
+        for i in at:
+            row[i] = _utc_iso(row[i], timespec)
+        rows.append(tuple(row))
+    return Table(data.columns, rows, data.json_columns, data.json_compact)
 
 
 def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
@@ -190,6 +225,8 @@ class Output:
             self._write(line + "\n")
 
     def table(self, data: Table, fmt: Format) -> None:
+        if data.utc_columns:
+            data = _with_iso_times(data, "seconds" if fmt is Format.table else "auto")
         cols, jcols = data.columns, data.json_columns
         if fmt in (Format.json, Format.jsonl):
             # composed as text: JSON cells go in as the JSON text they are (no parse and

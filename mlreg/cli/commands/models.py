@@ -143,7 +143,7 @@ def list_(
     with state.registry().models_in_place() as models:  # filtered where it lies: no copy
         rel = query.filter_models(models, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
                                   columns=wanted)
-        table = query.fetch(rel)
+        table = query.fetch(rel, utc_text=True)
     state.out.table(table, fmt)
 
 
