@@ -115,8 +115,9 @@ class _Commands(MutableMapping):
         self._loaded[name] = command
 
     def __delitem__(self, name: str) -> None:
-        self.entries.pop(name, None)
-        del self._loaded[name]
+        if self.entries.pop(name, None) is None and self._loaded.pop(name, None) is None:
+            raise KeyError(name)
+        self._loaded.pop(name, None)
 
     def __iter__(self) -> Iterator[str]:
         yield from self.entries
