@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-quick docs clean
+.PHONY: demo test test-fast bench bench-quick bench-compare docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ test-fast: $(STAMP)
 
 # Benchmarks: their own venv (mlreg + MLflow + GTO + profilers), never part of `make test`.
 # `make bench` prints the full table; `make bench-quick` reduced sizes in under 3 minutes.
+# Both also write their figures as JSON; `make bench-compare BASE=file.json` compares a
+# kept run (e.g. main's) with the last quick one and fails when a workload is > 25% worse.
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
@@ -42,7 +44,13 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m compileall -q mlreg
-	$(BENCH_VENV)/bin/python benchmarks/run_all.py --quick --output $(BENCH_VENV)/bench-quick.md
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py --quick --output $(BENCH_VENV)/bench-quick.md --json-output $(BENCH_VENV)/bench-quick.json
+
+BASE ?=
+NEW  ?= $(BENCH_VENV)/bench-quick.json
+bench-compare:
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=main.json [NEW=$(NEW)]" >&2; exit 2; }
+	$(PYTHON) benchmarks/compare.py $(BASE) $(NEW)
 
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_docs.py

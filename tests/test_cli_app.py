@@ -188,3 +188,66 @@ def test_python_warnings_become_one_line(cli, logged, monkeypatch):
     assert run.exit_code == 0
     assert run.stderr == "Warning: first line\n"
     assert cli("-q", "tag", "list", "m", "1").stderr == ""
+
+
+# -- lazy loading: the root group lists commands from mlreg/cli/command_index.py ----------------
+def eager_app() -> typer.Typer:
+    """The app as it was built before commands were loaded lazily: the same root callback
+    and settings, every command module registered on it at import."""
+    import copy
+    import importlib
+
+    from mlreg.cli.app import COMMAND_MODULES
+
+    eager = typer.Typer()
+    eager.info = copy.copy(app.info)
+    eager.info.cls = None  # Typer's own TyperGroup
+    eager.registered_callback = app.registered_callback
+    for setting in ("rich_markup_mode", "pretty_exceptions_enable", "pretty_exceptions_short", "_add_completion"):
+        setattr(eager, setting, getattr(app, setting))
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"mlreg.cli.commands.{module}").register(eager)
+    return eager
+
+
+@pytest.mark.parametrize("markup", [None, "rich"])
+@pytest.mark.parametrize("columns", ["60", "80", "200"])
+@pytest.mark.parametrize("args", [["--help"], []])
+def test_help_from_the_command_index_equals_help_from_the_commands(monkeypatch, markup, columns, args):
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(app, "rich_markup_mode", markup)
+    runner = CliRunner()
+    lazy = runner.invoke(app, args, env={"COLUMNS": columns})
+    eager = runner.invoke(eager_app(), args, env={"COLUMNS": columns})
+    assert (lazy.exit_code, lazy.stdout, lazy.stderr) == (eager.exit_code, eager.stdout, eager.stderr)
+    assert "create" in lazy.stdout + lazy.stderr and "deploy" in lazy.stdout + lazy.stderr
+
+
+def test_command_index_is_the_commands():
+    """What scripts/gen_docs.py writes to mlreg/cli/command_index.py (test_cli_docs checks
+    that the committed file is it)."""
+    from mlreg.cli.app import COMMAND_MODULES
+    from mlreg.cli.command_index import COMMANDS
+    from mlreg.cli.lazy import build_index
+
+    assert COMMANDS == build_index(COMMAND_MODULES)
+    assert [name for name, _module, _panel, _help in COMMANDS] == list(typer.main.get_command(eager_app()).commands)
+
+
+def test_listing_loads_no_command_and_invoking_loads_one():
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root, info_name="mlreg")
+    root.get_help(ctx)
+    assert root.commands._loaded == {}
+    tag = root.get_command(ctx, "tag")
+    assert list(root.commands._loaded) == ["tag"]
+    assert sorted(tag.commands) == ["get", "list", "remove", "set"]
+    assert root.get_command(ctx, "frobnicate") is None
+
+
+def test_index_entry_without_its_command_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(type(typer.main.get_command(app)), "index", [("nope", "sql", None, "Nothing.")])
+    root = typer.main.get_command(app)
+    with pytest.raises(LookupError, match="mlreg.cli.commands.sql registers no command 'nope': regenerate"):
+        root.get_command(typer.Context(root, info_name="mlreg"), "nope")

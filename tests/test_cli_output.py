@@ -123,6 +123,16 @@ def test_helpers():
     assert markdown_table(["A"], [["x|y"]]) == ["| A |", "|---|", "| x\\|y |"]
 
 
+def test_plain_table_escapes_and_aligns_on_the_escaped_text():
+    rows = [["a\tb", "c:\\d", "x"], ["plain", "ünïcode €", "y"], ["", "\x1b[31m", "line\nbreak"]]
+    assert plain_table(["K", "V", "LAST"], rows) == [
+        "K      V          LAST",
+        "a\\tb   c:\\\\d      x",
+        "plain  ünïcode €  y",
+        "       \x1b[31m      line\\nbreak",  # other control characters are kept as they are
+    ]
+
+
 @pytest.mark.parametrize("fmt", list(Format))
 def test_every_format_through_list(cli, logged, fmt):
     run = cli("list", "--format", fmt.value)
@@ -148,3 +158,24 @@ def test_format_is_case_insensitive_and_validated(cli, logged):
     assert cli("list", "--format", "JSON").exit_code == 0
     bad = cli("list", "--format", "xml")
     assert bad.exit_code == 2 and "xml" in bad.stderr
+
+
+def test_timestamps_as_utc_text_render_as_the_datetimes_do(capsys):
+    """`mlreg list` has DuckDB write timestamps as UTC text (table_from_relation(utc_text=True)):
+    every format prints what it prints from the datetimes."""
+    import duckdb
+
+    from mlreg.cli.output import table_from_relation
+
+    rel = duckdb.connect().sql(
+        "SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2026-01-02 03:04:05.678+02', '{\"k\": 1}'::JSON),"
+        " ('b', TIMESTAMPTZ '2026-01-02 03:04:05+00', NULL), ('c', NULL, '[]'::JSON),"
+        " ('d', TIMESTAMPTZ '1969-07-20 20:17:40.000001+00', '{}'::JSON)) t(NAME, STAMP, TAGS)")
+    as_datetimes, as_text = table_from_relation(rel), table_from_relation(rel, utc_text=True)
+    assert as_text.utc_columns == {"STAMP"} and as_text.rows[0][1] == "2026-01-02T01:04:05.678000"
+    for fmt in Format:
+        assert render(capsys, fmt, as_text) == render(capsys, fmt, as_datetimes), fmt
+    assert render(capsys, Format.jsonl, as_text).splitlines()[:2] == [
+        '{"NAME":"a","STAMP":"2026-01-02T01:04:05.678000+00:00","TAGS":{"k":1}}',
+        '{"NAME":"b","STAMP":"2026-01-02T03:04:05+00:00","TAGS":null}',
+    ]

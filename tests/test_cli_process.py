@@ -44,6 +44,25 @@ def test_help_imports_no_duckdb_rich_or_frameworks():
     assert names & (HEAVY | {"duckdb", "rich"}) == set()
 
 
+def test_commands_are_imported_only_when_invoked(registry_with_model):
+    # the lazy group imports a command module with importlib, which -X importtime does not show
+    dump = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
+            "'MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')); from mlreg.cli.app import main; main()")
+
+    def command_modules(*args: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-c", dump, *args], capture_output=True, text=True,
+                              env=subprocess_env(), timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        names = proc.stderr.rsplit("MODULES ", 1)[1].split()
+        assert "mlreg.cli.app" in names  # sanity: the dump is of this run
+        return {n.rsplit(".", 1)[1] for n in names if n.startswith("mlreg.cli.commands.")}
+
+    assert command_modules("--help") == set()
+    assert command_modules("list") == {"models"}
+    assert command_modules("tag", "list", "m", "1") == {"tags"}
+    assert command_modules("metric", "-h") == {"metrics"}
+
+
 @pytest.mark.parametrize("args", [["list"], ["list", "--format", "json"], ["tag", "list", "m", "1"],
                                   ["metric", "list", "m", "1"], ["history"], ["tag", "get", "m", "1", "stage"],
                                   ["metric", "get", "m", "1", "acc"], ["show", "m", "1"]])

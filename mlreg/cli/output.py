@@ -20,7 +20,9 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Iterable, Mapping, Sequence
+
+from mlreg.cli.terminal import color_allowed, is_terminal  # noqa: F401 (part of this module's API)
 
 
 #: on a terminal, columns at most this wide are kept on one line
@@ -43,29 +45,64 @@ class Format(str, Enum):
 @dataclass
 class Table:
     """Rows of data with named columns. ``json_columns`` hold JSON text to be nested
-    (not quoted) in json/jsonl output."""
+    (not quoted) in json/jsonl output; ``utc_columns`` hold timestamps as UTC text
+    ``YYYY-MM-DDTHH:MM:SS.ffffff`` that DuckDB wrote, ISO 8601 once rendered."""
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
     json_columns: frozenset[str] = field(default_factory=frozenset)
     #: the JSON cells are compact JSON text already (DuckDB minified them)
     json_compact: bool = False
+    utc_columns: frozenset[str] = field(default_factory=frozenset)
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_from_relation(rel: Any) -> Table:
+#: a TIMESTAMPTZ as UTC text with microseconds; rendering trims it (see _utc_iso)
+_UTC_TEXT = "strftime(timezone('UTC', {0}), '%Y-%m-%dT%H:%M:%S.%f') AS {0}"
+
+
+def table_from_relation(rel: Any, utc_text: bool = False) -> Table:
     """Materialize a DuckDB relation (rows as plain Python values, no numpy/pandas);
-    JSON columns come back minified by DuckDB, ready to be written as they are."""
+    JSON columns come back minified by DuckDB, ready to be written as they are.
+
+    ``utc_text``: timestamps with time zone come back as UTC text too, for a table that
+    only gets rendered (``Output.table``): a thousand tz-aware datetimes cost more to make
+    and to format than the rest of a listing."""
     columns = list(rel.columns)
-    json_columns = frozenset(c for c, t in zip(columns, rel.types) if str(t) == "JSON")
-    compact = bool(json_columns) and len(set(columns)) == len(columns)
-    if compact:
-        rel = rel.select(", ".join(f"json({_quoted(c)}) AS {_quoted(c)}" if c in json_columns else _quoted(c)
+    types = [str(t) for t in rel.types]
+    unique = len(set(columns)) == len(columns)
+    json_columns = frozenset(c for c, t in zip(columns, types) if t == "JSON")
+    utc_columns = frozenset(c for c, t in zip(columns, types) if t == "TIMESTAMP WITH TIME ZONE"
+                            and utc_text and unique)
+    compact = bool(json_columns) and unique
+    if compact or utc_columns:
+        rel = rel.select(", ".join(f"json({_quoted(c)}) AS {_quoted(c)}" if c in json_columns and compact
+                                   else _UTC_TEXT.format(_quoted(c)) if c in utc_columns else _quoted(c)
                                    for c in columns))
-    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns, compact)
+    return Table(columns, [tuple(r) for r in rel.fetchall()], json_columns, compact, utc_columns)
+
+
+def _utc_iso(text: str | None, timespec: str) -> str | None:
+    """UTC text from DuckDB as ``_iso`` writes the same instant as a datetime."""
+    if text is None:
+        return None
+    if timespec == "seconds" or text.endswith(".000000"):
+        return text[:19] + "+00:00"
+    return text + "+00:00"
+
+
+def _with_iso_times(data: Table, timespec: str) -> Table:
+    at = [i for i, c in enumerate(data.columns) if c in data.utc_columns]
+    rows = []
+    for row in data.rows:
+        row = list(row)
+        for i in at:
+            row[i] = _utc_iso(row[i], timespec)
+        rows.append(tuple(row))
+    return Table(data.columns, rows, data.json_columns, data.json_compact)
 
 
 def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
@@ -116,8 +153,10 @@ def json_fragment(value: Any, is_json_text: bool = False, compact: bool = False)
 
 
 def _encode_string(text: str) -> str:
+    global _encode_string
     from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is
 
+    _encode_string = encode_basestring  # this runs for every string cell: import once
     return encode_basestring(text)
 
 
@@ -149,18 +188,6 @@ def text_cell(value: Any, is_json_text: bool = False, table: bool = False, compa
     if isinstance(value, (dict, list, tuple)):
         return dump_json(jsonable(value))
     return str(value)
-
-
-# -- terminal detection -------------------------------------------------------------------
-def is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def color_allowed(stream: TextIO) -> bool:
-    return is_terminal(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 class Output:
@@ -198,6 +225,8 @@ class Output:
             self._write(line + "\n")
 
     def table(self, data: Table, fmt: Format) -> None:
+        if data.utc_columns:
+            data = _with_iso_times(data, "seconds" if fmt is Format.table else "auto")
         cols, jcols = data.columns, data.json_columns
         if fmt in (Format.json, Format.jsonl):
             # composed as text: JSON cells go in as the JSON text they are (no parse and
@@ -215,8 +244,11 @@ class Output:
                 self._write("[]\n")
             return
         is_table, compact = fmt is Format.table, data.json_compact
-        text_rows = [[text_cell(v, c in jcols, is_table, compact) for c, v in zip(cols, row)]
-                     for row in data.rows]
+        flags = [c in jcols for c in cols]
+        # a string cell that is not JSON to re-encode stays as it is: the common cell of a
+        # listing, taken without a call (text_cell would return it unchanged)
+        text_rows = [[v if type(v) is str and (compact or not j) else "" if v is None
+                      else text_cell(v, j, is_table, compact) for v, j in zip(row, flags)] for row in data.rows]
         if fmt in (Format.csv, Format.tsv):
             import csv
 
@@ -288,18 +320,21 @@ def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
+def _nothing_to_escape(text: str) -> bool:
+    return text.isprintable() and "\\" not in text
+
+
 def plain_table(cols: Sequence[str], rows: Sequence[Sequence[str]], header: bool = True) -> list[str]:
     """Columns aligned with two spaces, no trailing blanks; control characters escaped."""
-    body = [[_one_line(c) for c in r] for r in rows]
+    # most rows have nothing to escape: one check of the whole row instead of one per cell
+    body = [r if _nothing_to_escape("".join(r)) else [_one_line(c) for c in r] for r in rows]
     allrows = ([list(cols)] if header else []) + body
     if not allrows:
         return []
-    widths = [max(len(r[i]) for r in allrows) for i in range(len(cols))]
-    out = []
-    for r in allrows:
-        cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1])] + [r[-1]]
-        out.append("  ".join(cells).rstrip())
-    return out
+    widths = [max(map(len, column)) for column in zip(*allrows)]
+    # every column but the last padded to its width (str.ljust), in one format per row
+    line = "  ".join([f"{{:<{w}}}" for w in widths[:-1]] + ["{}"])
+    return [line.format(*r).rstrip() for r in allrows]
 
 
 def _md_cell(text: str) -> str:

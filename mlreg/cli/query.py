@@ -88,8 +88,9 @@ def model_history(rel: Any, name: str | None, version: str | None, limit: int | 
     return rel
 
 
-def fetch(rel: Any, option: str = "--where") -> Any:
-    """Run the relation; an error raised while executing user SQL is a usage error."""
+def fetch(rel: Any, option: str = "--where", utc_text: bool = False) -> Any:
+    """Run the relation; an error raised while executing user SQL is a usage error.
+    ``utc_text``: see ``table_from_relation`` (for a table that is only rendered)."""
     from mlreg.cli.output import table_from_relation
 
-    return _user_sql(option, lambda: table_from_relation(rel))
+    return _user_sql(option, lambda: table_from_relation(rel, utc_text))

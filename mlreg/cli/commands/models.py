@@ -143,7 +143,7 @@ def list_(
     tags = parse_pairs(tag, "--tag")
     with state.registry().versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
-        table = query.fetch(rel)
+        table = query.fetch(rel, utc_text=True)
     state.out.table(table, fmt)
 
 
