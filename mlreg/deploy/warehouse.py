@@ -257,6 +257,8 @@ def copy_package(registry: "ModelRegistry", row: "ModelRow", location: str, name
 def check_function_name(name: str, signature: Any) -> None:
     """Refuse a deployment name that is a DuckDB function's (``abs``, ``sum``, ...): in SQL
     it would overload or fail to replace the built-in one."""
+    import duckdb
+
     con = frames.connect()
     try:
         taken = con.execute(
@@ -264,7 +266,7 @@ def check_function_name(name: str, signature: Any) -> None:
         ).fetchall()
         if not taken:
             register(con, name, scoring.positional(lambda *arrays: None, len(signature.inputs)), signature)
-    except Exception:  # noqa: BLE001 - any refusal by DuckDB means the same thing here
+    except duckdb.CatalogException:  # the name is a catalog entry of DuckDB's ("user", "count")
         taken = [(1,)]
     finally:
         con.close()
