@@ -117,59 +117,80 @@ def extras_of(wheel: Path) -> list[str]:
     return [e for e in meta.get_all("Provides-Extra") or [] if e != "test"]
 
 
-def wheelhouse_for(python: str, requirement: str, wheel: Path) -> Path:
+def constraints_for(where: Path, pins: list[str]) -> Path:
+    """constraints.txt, with ``pins`` (``name==version``) in place of its own for those names."""
+    if not pins:
+        return CONSTRAINTS
+    names = {p.split("==")[0].lower() for p in pins}
+    kept = [line for line in CONSTRAINTS.read_text().splitlines() if line.split("==")[0].strip().lower() not in names]
+    path = where / "constraints.txt"
+    path.write_text("\n".join(kept + pins) + "\n")
+    return path
+
+
+def wheelhouse_for(python: str, requirement: str, constraints: Path, wheel: Path) -> Path:
     """The wheelhouse, holding what ``requirement`` needs on ``python`` (pip download, once
     per Python, requirement, constraints and wheel dependencies)."""
     with zipfile.ZipFile(wheel) as z:
         meta = email.message_from_bytes(z.read(f"mlreg-{mlreg.__version__}.dist-info/METADATA"))
     requires = sorted(meta.get_all("Requires-Dist") or [])
     version = subprocess.run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256(repr((version, requirement.split(" @ ")[0], CONSTRAINTS.read_text(), requires)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(repr((version, requirement.split(" @ ")[0], constraints.read_text(), requires)).encode()).hexdigest()[:16]
     stamp = WHEELHOUSE / f".downloaded-{key}"
     with locked(WHEELHOUSE / ".lock"):
         if not stamp.exists():
             log = WHEELHOUSE / f"download-{key}.log"
             run([sys.executable, "-m", "pip", "--python", python, "download", "--no-cache-dir", "--dest", WHEELHOUSE,
-                 "-c", CONSTRAINTS, requirement], log)
+                 "-c", constraints, requirement], log)
             for own in WHEELHOUSE.glob("mlreg-*"):
                 own.unlink()  # the wheel under test is always the one just built
             stamp.write_text(requirement + "\n")
     return WHEELHOUSE
 
 
-def install(python: str, extras: list[str], wheel: Path, where: Path) -> Path:
+def install(python: str, extras: list[str], pins: list[str], wheel: Path, where: Path) -> Path:
     """A fresh virtual environment with the wheel and ``extras`` installed; its python."""
     requirement = f"mlreg{'[' + ','.join(extras) + ']' if extras else ''} @ {wheel.as_uri()}"
-    house = wheelhouse_for(python, requirement, wheel)
+    constraints = constraints_for(where, pins)
+    house = wheelhouse_for(python, requirement, constraints, wheel)
     venv = where / "venv"
     log = where / "install.log"
     run([python, "-m", "venv", "--without-pip", venv], log)
     py = venv / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", py]
     run([*pip, "install", "--no-cache-dir", "--no-compile", "--no-index", "--find-links", house,
-         "-c", CONSTRAINTS, requirement], log)
+         "-c", constraints, requirement], log)
     run([*pip, "check"], log)
     return py
 
 
-# (Python, extras, model): the core on every supported Python; frameworks on the main one
+# (Python, extras, model): the core on every supported Python; frameworks on the main one;
+# "core-pandas3": the core with pandas 3, what `pip install mlreg` gets on 3.11 and later
+# (constraints.txt pins pandas 2 for the development environment)
 ENVIRONMENTS = [
     ("3.10", "core", "custom"),
     ("3.11", "core", "custom"),
     ("3.12", "core", "custom"),
     ("3.13", "core", "custom"),
+    ("3.13", "core-pandas3", "custom"),
     ("3.11", "sklearn", "sklearn"),
     ("3.11", "all", "sklearn"),
 ]
+PINS = {"core-pandas3": ["pandas==3.1.1"]}
 
 
 @pytest.mark.parametrize(("version", "extras", "model"), ENVIRONMENTS, ids=[f"{e}-py{v}" for v, e, _ in ENVIRONMENTS])
 def test_installed_wheel_runs_the_cli_main_path(dist, tmp_path: Path, version: str, extras: str, model: str) -> None:
     python = find_python(version)
-    chosen = {"core": [], "sklearn": ["sklearn"], "all": extras_of(dist["wheel"])}[extras]
+    chosen = {"sklearn": ["sklearn"], "all": extras_of(dist["wheel"])}.get(extras, [])
     try:
-        py = install(python, chosen, dist["wheel"], tmp_path)
+        py = install(python, chosen, PINS.get(extras, []), dist["wheel"], tmp_path)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        for pin in PINS.get(extras, []):
+            name, version_pinned = pin.split("==")
+            got = subprocess.run([py, "-c", f"from importlib.metadata import version; print(version({name!r}))"],
+                                 capture_output=True, text=True, env=env, check=True).stdout.strip()
+            assert got == version_pinned, (name, got)
         proc = subprocess.run([py, SMOKE, tmp_path / "smoke", "--model", model], capture_output=True, text=True,
                               cwd=tmp_path, env=env, timeout=900)
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -75,7 +75,7 @@ def test_package_load_refuses_code_pickled_by_another_python(tmp_path: Path) -> 
     code = "import sys; from mlreg.package import pickles; pickles.load(sys.argv[1])"
     proc = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc
-    assert proc.stderr.strip().splitlines()[-1].startswith("mlreg.package.unpickling.UnreadableModel: model file "), proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("mlreg.package.unpickling.UnreadableModel: cannot read model file "), proc.stderr
     assert "compiled by another Python version" in proc.stderr
 
 
@@ -101,14 +101,14 @@ def test_log_names_a_module_that_is_not_installed(tmp_path: Path, mlreg_bin: Cal
                    check=True, env={**os.environ, "PYTHONPATH": str(lib)}, timeout=60)
     assert mlreg_bin("create").exit_code == 0
     line = one_error_line(mlreg_bin("log", model, "--name", "m", "--version", "1", "--sample-input", sample_csv))
-    assert "needs the Python module 'zz_churn_models', which is not installed here" in line, line
+    assert f"Error: cannot read model file {model}: it needs the Python module 'zz_churn_models', which is not installed here" in line, line
     assert "install the package that provides it" in line
 
 
 def test_a_framework_module_names_its_extra() -> None:
     err = unpickling.missing_module("model file m.pkl", "xgboost.sklearn")
-    assert str(err) == ("model file m.pkl needs the Python module 'xgboost.sklearn', which is not installed here: "
-                        "pip install 'mlreg[xgboost]'")
+    assert str(err) == ("cannot read model file m.pkl: it needs the Python module 'xgboost.sklearn', which is not "
+                        "installed here: pip install 'mlreg[xgboost]'")
 
 
 def test_a_name_the_installed_library_lacks_is_another_version(tmp_path: Path) -> None:
@@ -119,18 +119,18 @@ def test_a_name_the_installed_library_lacks_is_another_version(tmp_path: Path) -
     with pytest.raises(unpickling.UnreadableModel) as err:
         pickles.load(path)
     assert str(err.value) == (
-        f"model file {path} refers to duckdb.NoSuchEstimator, which the installed duckdb {duckdb.__version__} "
+        f"cannot read model file {path}: it refers to duckdb.NoSuchEstimator, which the installed duckdb {duckdb.__version__} "
         "does not have: it was probably pickled with another version of it; install the version it was pickled "
         "with (`mlreg show` lists the versions recorded with a logged model)")
 
 
-def test_a_class_of_the_pickling_script(tmp_path: Path, cli: Callable[..., Any], sample_csv: Path) -> None:
+def test_a_class_of_the_pickling_script(tmp_path: Path, mlreg_bin: Callable[..., Any], sample_csv: Path) -> None:
     model = tmp_path / "model.pkl"
     subprocess.run([sys.executable, "-c", "import pickle, sys\nclass Script:\n    pass\n"
                     "open(sys.argv[1], 'wb').write(pickle.dumps(Script()))", str(model)], check=True, timeout=60)
-    assert cli("create").exit_code == 0
-    line = one_error_line(cli("log", model, "--name", "m", "--version", "1", "--sample-input", sample_csv))
-    assert "refers to Script, a class or function of the script that pickled it (__main__)" in line, line
+    assert mlreg_bin("create").exit_code == 0
+    line = one_error_line(mlreg_bin("log", model, "--name", "m", "--version", "1", "--sample-input", sample_csv))
+    assert "it refers to Script, a class or function of the script that pickled it (__main__)" in line, line
     assert "pickle the model with cloudpickle" in line
 
 
@@ -141,7 +141,7 @@ def test_log_names_a_truncated_file(tmp_path: Path, cli: Callable[..., Any], sam
     cut.write_bytes(data[:2] if keep == 0 else data[:keep])
     assert cli("create").exit_code == 0
     line = one_error_line(cli("log", cut, "--name", "m", "--version", "1", "--sample-input", sample_csv))
-    assert line.startswith(f"Error: model file {cut} ends before its pickle does ("), line
+    assert line.startswith(f"Error: cannot read model file {cut}: it ends before its pickle does ("), line
     assert "write or copy it again" in line
     assert cli("list", "--format", "json").stdout.strip() == "[]"
 

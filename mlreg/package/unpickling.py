@@ -63,20 +63,20 @@ def missing_module(what: str, module: str) -> UnreadableModel:
     extra = EXTRAS.get(top)
     hint = (f"pip install 'mlreg[{extra}]'" if extra else
             f"install the package that provides it (or put it on the path, e.g. with --code-path)")
-    return UnreadableModel(f"{what} needs the Python module {module!r}, which is not installed here: {hint}")
+    return UnreadableModel(f"cannot read {what}: it needs the Python module {module!r}, which is not installed here: {hint}")
 
 
 def missing_name(what: str, module: str, name: str) -> UnreadableModel:
     if module == "__main__":
         return UnreadableModel(
-            f"{what} refers to {name}, a class or function of the script that pickled it (__main__), "
+            f"cannot read {what}: it refers to {name}, a class or function of the script that pickled it (__main__), "
             "which is not defined here: pickle the model with cloudpickle (it saves such code with the "
             "model), or move the class to a module and import it"
         )
     found = _distribution(module)
     which = f"the installed {found[0]} {found[1]}" if found else f"the installed module {module}"
     return UnreadableModel(
-        f"{what} refers to {module}.{name}, which {which} does not have: it was probably pickled with "
+        f"cannot read {what}: it refers to {module}.{name}, which {which} does not have: it was probably pickled with "
         "another version of it; install the version it was pickled with (`mlreg show` lists the versions "
         "recorded with a logged model)"
     )
@@ -85,7 +85,7 @@ def missing_name(what: str, module: str, name: str) -> UnreadableModel:
 def other_python(what: str) -> UnreadableModel:
     py = _python()
     return UnreadableModel(
-        f"{what} holds Python code (a function or class pickled by value) compiled by another Python "
+        f"cannot read {what}: it holds Python code (a function or class pickled by value) compiled by another Python "
         f"version than this Python {py}: load it with the Python version that pickled it, or pickle "
         f"(log) it again with Python {py}"
     )
@@ -93,13 +93,13 @@ def other_python(what: str) -> UnreadableModel:
 
 def truncated(what: str, detail: str) -> UnreadableModel:
     return UnreadableModel(
-        f"{what} ends before its pickle does ({detail}): it was probably cut short while being written, "
+        f"cannot read {what}: it ends before its pickle does ({detail}): it was probably cut short while being written, "
         "copied or downloaded; write or copy it again"
     )
 
 
 def not_a_pickle(what: str, detail: str) -> UnreadableModel:
-    return UnreadableModel(f"{what} is damaged or not a pickle ({detail}): write or copy it again")
+    return UnreadableModel(f"cannot read {what}: it is damaged or not a pickle ({detail}): write or copy it again")
 
 
 # -- code objects -----------------------------------------------------------------------------
