@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-quick docs clean
+.PHONY: demo test test-fast test-packaging bench bench-quick docs clean
 
 # Installs print one line; pip's output goes to a log that is printed only when a step fails.
 # `quietly LOG CMD...` runs CMD with its output appended to LOG.
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# the wheel in fresh virtualenvs on Python 3.10-3.13 (also part of `make test`)
+test-packaging: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/test_packaging.py tests/test_packaging_pickles.py
 
 # Benchmarks: their own venv (mlreg + MLflow + GTO + profilers), never part of `make test`.
 # `make bench` prints the full table; `make bench-quick` reduced sizes in under 3 minutes.
