@@ -4,9 +4,9 @@ every extra, each running the CLI's main path (tests/data/smoke.py). Also what t
 and the sdist hold.
 
 The wheel and sdist are built once per session (shared by the xdist workers). The
-dependencies come from a wheelhouse kept in the test virtualenv (``sys.prefix``), filled by
-``pip download`` (pinned by constraints.txt) the first time a Python and set of extras is
-seen; the environments are then installed from it with ``--no-index``. Each environment is
+dependencies come from a wheelhouse kept in the test virtualenv (``sys.prefix``): each
+environment is installed from it with ``--no-index``, and when that finds something
+missing, ``pip download`` (pinned by constraints.txt) fills it first. Each environment is
 removed when its test ends.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import email
 import fcntl
 import glob
-import hashlib
 import os
 import shutil
 import subprocess
@@ -128,38 +127,34 @@ def constraints_for(where: Path, pins: list[str]) -> Path:
     return path
 
 
-def wheelhouse_for(python: str, requirement: str, constraints: Path, wheel: Path) -> Path:
-    """The wheelhouse, holding what ``requirement`` needs on ``python`` (pip download, once
-    per Python, requirement, constraints and wheel dependencies)."""
-    with zipfile.ZipFile(wheel) as z:
-        meta = email.message_from_bytes(z.read(f"mlreg-{mlreg.__version__}.dist-info/METADATA"))
-    requires = sorted(meta.get_all("Requires-Dist") or [])
-    version = subprocess.run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256(repr((version, requirement.split(" @ ")[0], constraints.read_text(), requires)).encode()).hexdigest()[:16]
-    stamp = WHEELHOUSE / f".downloaded-{key}"
+def fill_wheelhouse(python: str, requirement: str, constraints: Path) -> None:
+    """Download what ``requirement`` needs on ``python`` into the wheelhouse (pip download,
+    pinned by ``constraints``); one download at a time across xdist workers."""
     with locked(WHEELHOUSE / ".lock"):
-        if not stamp.exists():
-            log = WHEELHOUSE / f"download-{key}.log"
-            run([sys.executable, "-m", "pip", "--python", python, "download", "--no-cache-dir", "--dest", WHEELHOUSE,
-                 "-c", constraints, requirement], log)
-            for own in WHEELHOUSE.glob("mlreg-*"):
-                own.unlink()  # the wheel under test is always the one just built
-            stamp.write_text(requirement + "\n")
-    return WHEELHOUSE
+        run([sys.executable, "-m", "pip", "--python", python, "download", "--no-cache-dir", "--dest", WHEELHOUSE,
+             "-c", constraints, requirement], WHEELHOUSE / "download.log")
+        for own in WHEELHOUSE.glob("mlreg-*"):
+            own.unlink()  # the wheel under test is always the one just built
 
 
 def install(python: str, extras: list[str], pins: list[str], wheel: Path, where: Path) -> Path:
-    """A fresh virtual environment with the wheel and ``extras`` installed; its python."""
+    """A fresh virtual environment with the wheel and ``extras`` installed from the wheelhouse
+    (filled first when it lacks something); its python."""
     requirement = f"mlreg{'[' + ','.join(extras) + ']' if extras else ''} @ {wheel.as_uri()}"
     constraints = constraints_for(where, pins)
-    house = wheelhouse_for(python, requirement, constraints, wheel)
     venv = where / "venv"
     log = where / "install.log"
     run([python, "-m", "venv", "--without-pip", venv], log)
     py = venv / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", py]
-    run([*pip, "install", "--no-cache-dir", "--no-compile", "--no-index", "--find-links", house,
-         "-c", constraints, requirement], log)
+    cmd = [*pip, "install", "--no-cache-dir", "--no-compile", "--no-index", "--find-links", WHEELHOUSE,
+           "-c", constraints, requirement]
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:  # pip resolves everything before it installs anything
+        complete = subprocess.run([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT).returncode == 0
+    if not complete:
+        fill_wheelhouse(python, requirement, constraints)
+        run(cmd, log)
     run([*pip, "check"], log)
     return py
 
