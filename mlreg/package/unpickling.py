@@ -1,6 +1,7 @@
 """Unpickling a model, with one-line errors that say why it cannot be read and what to do.
 
-Each error is raised where its cause is known for certain, never guessed from a message:
+Each error is raised at the step that failed, for that step's own exception types (no
+catch-all); where the cause is a likelihood the message says "probably":
 
 - a module the pickle names is not installed (``find_class`` could not import it);
 - a module the pickle names lacks the class or function (another version of the library,
@@ -11,8 +12,8 @@ Each error is raised where its cause is known for certain, never guessed from a 
   (the arguments do not fit this Python's ``CodeType``, or the bytecode holds an opcode or
   an inline-cache layout this Python does not have: ``bytecode_fits``). A logged model
   also records its Python version, and loading it elsewhere warns (deploying refuses);
-- a file that ends before the pickle does (``EOFError``) or is not a pickle
-  (``UnpicklingError``).
+- a file that ends before the pickle does (``EOFError``, or the C unpickler's "pickle data
+  was truncated") or is otherwise not a pickle (``UnpicklingError``).
 
 ``Unpickler`` is the C unpickler; only the lookup of globals goes through Python.
 """
