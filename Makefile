@@ -6,13 +6,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-quick bench-compare docs clean
+.PHONY: demo test test-fast test-packaging bench bench-quick bench-compare docs clean
 
+# Installs print one line; pip's output goes to a log that is printed only when a step fails.
+# `quietly LOG CMD...` runs CMD with its output appended to LOG.
+quietly = run() { log=$$1; shift; "$$@" >>"$$log" 2>&1 || { cat "$$log" >&2; echo "make: failed: $$* (log: $$log)" >&2; exit 1; }; }; run
+
+# mlreg is installed editable (a plain .pth entry: see package-dir in pyproject.toml)
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
-	touch $(STAMP)
+	@echo "Installing mlreg and its test dependencies into $(VENV) (a few minutes; log: $(VENV)/install.log)"
+	@rm -f $(VENV)/install.log; mkdir -p $(VENV)
+	@$(quietly) $(VENV)/install.log $(PYTHON) -m venv $(VENV)
+	@$(quietly) $(VENV)/install.log $(BIN)/python -m pip install --upgrade pip
+	@$(quietly) $(VENV)/install.log $(BIN)/python -m pip install -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	@bash scripts/demo.sh
@@ -23,6 +30,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
+# the wheel in fresh virtualenvs on Python 3.10-3.13 (also part of `make test`)
+test-packaging: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/test_packaging.py tests/test_packaging_pickles.py
+
 # Benchmarks: their own venv (mlreg + MLflow + GTO + profilers), never part of `make test`.
 # `make bench` prints the full table; `make bench-quick` reduced sizes in under 3 minutes.
 # Both also write their figures as JSON; `make bench-compare BASE=file.json` compares a
@@ -31,10 +42,12 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
 $(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements.txt
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements.txt --config-settings editable_mode=compat
-	touch $(BENCH_STAMP)
+	@echo "Installing mlreg and the benchmark peers into $(BENCH_VENV) (log: $(BENCH_VENV)/install.log)"
+	@rm -f $(BENCH_VENV)/install.log; mkdir -p $(BENCH_VENV)
+	@$(quietly) $(BENCH_VENV)/install.log $(PYTHON) -m venv $(BENCH_VENV)
+	@$(quietly) $(BENCH_VENV)/install.log $(BENCH_VENV)/bin/python -m pip install --upgrade pip
+	@$(quietly) $(BENCH_VENV)/install.log $(BENCH_VENV)/bin/python -m pip install -c constraints.txt -r benchmarks/requirements.txt
+	@touch $(BENCH_STAMP)
 
 # mlreg runs from the tree (editable): compile it first, as an installed package would be,
 # so that no run pays for compiling sources (PYTHONDONTWRITEBYTECODE may be set)

@@ -268,11 +268,10 @@ def check_function_name(name: str, signature: Any) -> None:
             "SELECT 1 FROM duckdb_functions() WHERE lower(function_name) = lower(?) LIMIT 1", [name]
         ).fetchall()
         if not taken:
-            try:
-                sql_functions.register(con, name, sql_functions.positional(lambda *arrays: None, len(signature.inputs)),
-                                       signature)
-            except duckdb.CatalogException:  # DuckDB has a function of that name after all
-                taken = [(1,)]
+            sql_functions.register(con, name, sql_functions.positional(lambda *arrays: None, len(signature.inputs)),
+                                   signature)
+    except duckdb.CatalogException:  # the name is a catalog entry of DuckDB's ("user", "count")
+        taken = [(1,)]
     finally:
         con.close()
     if taken:

@@ -30,7 +30,8 @@ _WHAT = {
     "torch": "a PyTorch model", "keras": "a Keras model",
 }
 # joblib's compressed formats, and pickle's protocol 2+ opcode
-_PICKLE_MAGIC = (b"\x80", b"ZF", b"\x78", b"\x1f\x8b", b"\xfd7zXZ", b"BZh", b"\x04\x22\x4d\x18")
+_JOBLIB_COMPRESSED = (b"ZF", b"\x78", b"\x1f\x8b", b"\xfd7zXZ", b"BZh", b"\x04\x22\x4d\x18")
+_PICKLE_MAGIC = (b"\x80", *_JOBLIB_COMPRESSED)
 
 
 def _sniff(path: Path) -> str | None:
@@ -56,14 +57,28 @@ def _sniff(path: Path) -> str | None:
 
 
 def _read_pickle(path: Path) -> Any:
+    """A pickle through mlreg's unpickler (its errors say why a file cannot be read);
+    joblib's own formats (compressed, or arrays after their wrappers) through joblib."""
+    from mlreg.package import unpickling
+
+    what = f"model file {path}"
+    with open(path, "rb") as f:
+        if not f.read(16).startswith(_JOBLIB_COMPRESSED):
+            f.seek(0)
+            try:
+                return unpickling.load(f, what, joblib_aware=True)
+            except unpickling.UsesJoblib:
+                pass
     try:
         import joblib
-    except ImportError:
-        import pickle
-
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    return joblib.load(path)
+    except ModuleNotFoundError as e:
+        raise unpickling.missing_module(what, e.name or "joblib") from None
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as e:
+        raise unpickling.missing_module(what, e.name or "?") from None
+    except EOFError as e:
+        raise unpickling.truncated(what, str(e) or "end of file") from None
 
 
 def _read_xgboost(path: Path) -> Any:

@@ -35,7 +35,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mlreg.package import fileio, hashing
+from mlreg.package import fileio, hashing, unpickling
 
 INDEX_MAGIC = b"\x00mlreg-buffers1\n"
 INDEX_MIN = 1024 * 1024
@@ -129,11 +129,14 @@ def _read_index(f: Any, size: int) -> dict[str, Any] | None:
 
 def load(path: str | Path) -> Any:
     """Unpickle a file written by :func:`dump` (or any pickle). When ``verify_dir(...,
-    keep=True)`` has just read and checked this file, its bytes are used as they were read."""
+    keep=True)`` has just read and checked this file, its bytes are used as they were read.
+    A pickle that cannot be read here is an ``unpickling.UnreadableModel`` error that says
+    why (a module not installed, another library or Python version, a truncated file)."""
+    what = f"model file {path}"
     kept = _take(path)
     if kept is not None:
         stream, buffers = kept
-        return pickle.loads(stream, buffers=buffers)
+        return unpickling.load(io.BytesIO(stream), what, buffers=buffers)
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         index = _read_index(f, size)
@@ -142,9 +145,9 @@ def load(path: str | Path) -> Any:
             stream, buffers, jobs, _pieces = layout
             fileio.fill(f.fileno(), jobs)
             del jobs, _pieces
-            return pickle.loads(stream, buffers=buffers)
+            return unpickling.load(io.BytesIO(stream), what, buffers=buffers)
         f.seek(0)
-        return pickle.load(io.BufferedReader(f, 1024 * 1024))
+        return unpickling.load(io.BufferedReader(f, 1024 * 1024), what)
 
 
 # -- a model saved whole ----------------------------------------------------------------------
