@@ -381,7 +381,7 @@ sys.meta_path.insert(0, Block())
         ("gs://bucket/p", {"gcsfs"}, "gcs"),
         ("az://container/p", {"adlfs"}, "azure"),
         ("abfs://container/p", {"adlfs"}, "azure"),
-        ("sftp://host/p", {"paramiko"}, "sftp"),
+        ("sftp://host/p", {"sshfs"}, "sftp"),
     ],
 )
 def test_missing_extra_names_the_pip_install(url: str, blocked: set[str], extra: str) -> None:
