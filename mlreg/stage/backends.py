@@ -16,6 +16,7 @@ server's host key (mlreg turns that on: sshfs alone would not) and pipelines req
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,9 +101,22 @@ def sftp_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# libraries that log errors (gcsfs: a traceback when it runs out of retries) on loggers
+# without a handler, which Python then prints to stderr; mlreg reports the error itself
+_LOGGERS = {"s3fs": ("s3fs",), "gcsfs": ("gcsfs",), "adlfs": ("adlfs", "azure"), "sshfs": ("sshfs", "asyncssh")}
+
+
+def _quiet_loggers(module: str | None) -> None:
+    for name in _LOGGERS.get(module or "", ()):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())  # still propagates to handlers the application set
+
+
 def make_filesystem(fsspec: Any, scheme: str, url: str, options: Mapping[str, Any]) -> tuple[Any, str]:
     """The filesystem for ``url`` and the path of the URL on it."""
     b = backend(scheme)
+    _quiet_loggers(b.module)
     options = dict(options)
     if b.container:  # another process may change the stage at any time
         options.setdefault("use_listings_cache", False)
