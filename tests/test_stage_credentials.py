@@ -33,22 +33,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skip the waits between gcsfs's and azure-storage's retries of an unreachable service
-    (about 30 s and a minute): the retries and the final error are the same."""
-    import types
-
-    import gcsfs.retry
-    from azure.storage.blob._shared.policies_async import AsyncStorageRetryPolicy
-
-    async def no_wait(*args: Any) -> None:
-        return None
-
-    monkeypatch.setattr(gcsfs.retry, "asyncio", types.SimpleNamespace(sleep=no_wait))
-    monkeypatch.setattr(AsyncStorageRetryPolicy, "sleep", no_wait)
-
-
 def publish(stage: Any, package_id: str = "m1", data: bytes = b"weights") -> dict[str, str]:
     root = stage.begin(package_id)
     (root / "model.bin").write_bytes(data)

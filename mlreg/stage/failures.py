@@ -34,6 +34,7 @@ UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutErr
                "ClientConnectorError", "ServerDisconnectedError", "ClientPayloadError", "ClientOSError",
                "ServiceRequestError", "ServiceResponseError", "IncompleteRead", "ResponseStreamingError", "gaierror",
                "timeout", "TimeoutError", "FSTimeoutError", "NoValidConnectionsError", "ConnectionLost",
+               "SFTPNoConnection", "SFTPConnectionLost",
                "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError"}
 FULL_CODES = {"QuotaExceeded", "InsufficientStorage", "AccountIsDisabled", 507}
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -85,7 +86,9 @@ def translate(exc: BaseException, action: str, where: Where) -> MlregError:
             or "accessdenied" in texts or detail.startswith("Forbidden")):
         return MlregError(f"access denied to {stage} while {action}: {detail}")
     if names & UNREACHABLE or any(isinstance(e, (ConnectionError, TimeoutError)) for e in chain):
-        return MlregError(f"cannot reach the storage service of {stage} while {action}: {detail}")
+        error = MlregError(f"cannot reach the storage service of {stage} while {action}: {detail}")
+        error.unreachable = True  # type: ignore[attr-defined]  # abort then leaves the server alone
+        return error
     if where.container and (codes & MISSING_CONTAINER_CODES or names & {"FileNotFoundError", "ResourceNotFoundError"}):
         if codes & MISSING_CONTAINER_CODES or where.container_exists() is False:
             return MlregError(f"{where.container_kind} {where.container!r} of {stage} does not exist")

@@ -88,6 +88,7 @@ def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
     try:
         with stage._errors("connecting to the stage"):
             fs, path = make_filesystem(fsspec, scheme, url, options)
+            stage._reconnect = lambda: make_filesystem(fsspec, scheme, url, options)[0]
     except ImportError as exc:
         extra = backend(scheme).extra
         if extra:
@@ -103,12 +104,24 @@ def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
 
 class RemoteStage(Stage):
     def __init__(self, fs: Any, root: str, url: str, scheme: str, secrets: Iterable[str] = ()):
-        self.fs = fs
+        self._fs = fs
         self.root = root
         self.url = url
         self.scheme = scheme
         self._secrets = list(secrets)
         self._cache: Cache | None = None
+        self._unreachable = False  # the last failure: the service could not be reached
+        self._reconnect: Callable[[], Any] | None = None  # a new filesystem after a lost connection
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None and self._reconnect is not None:
+            self._fs = self._reconnect()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: Any) -> None:
+        self._fs = value
 
     def __repr__(self) -> str:
         return f"RemoteStage({self.url!r})"
@@ -154,11 +167,15 @@ class RemoteStage(Stage):
         except MlregError:
             raise
         except (TypeError, ValueError, ImportError) as exc:
-            if self.fs is None:  # bad stage_options: open_remote_stage says so
+            if self._fs is None and self._reconnect is None:  # bad stage_options: open_remote_stage says so
                 raise
             raise self._translate(exc, action) from exc
         except Exception as exc:
-            raise self._translate(exc, action) from exc
+            error = self._translate(exc, action)
+            self._unreachable = getattr(error, "unreachable", False)
+            if self._unreachable and self._reconnect is not None:
+                self._fs = None  # an SFTP connection, once lost, stays lost: open a new one next time
+            raise error from exc
 
     @property
     def _container(self) -> str | None:
@@ -168,10 +185,10 @@ class RemoteStage(Stage):
 
     def _container_exists(self) -> bool | None:
         """Whether the bucket or container exists; None when that cannot be told."""
-        if self.fs is None:
+        if self._fs is None:
             return None
         try:
-            self.fs.info(self._container)
+            self._fs.info(self._container)
         except FileNotFoundError:
             return False
         except Exception:
@@ -286,6 +303,8 @@ class RemoteStage(Stage):
 
     def abort(self, package_id: str, local_dir: Path) -> None:
         shutil.rmtree(local_dir, ignore_errors=True)
+        if self._unreachable:
+            return  # another round of retries would fail the same way; gc removes what is left
         try:  # best effort: the server may be the reason we are aborting
             if not self.exists(package_id):
                 self._remove(package_id)
