@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Azurite (the Azure Blob server of the stage tests) runs with the machine's Node.js; npm puts it
+# under .venv/node, where tests/fixtures/azure.py looks for it
+AZURITE_VERSION := 3.37.0
 
 .PHONY: demo test test-fast bench bench-quick docs clean
 
@@ -12,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	npm install --prefix $(VENV)/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+		azurite@$(AZURITE_VERSION)
 	touch $(STAMP)
 
 demo: $(STAMP)
