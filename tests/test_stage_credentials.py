@@ -250,3 +250,45 @@ def test_cli_unreachable_gcs_is_one_line_without_gcsfs_logging(cli: Any, no_back
     assert result.exit_code == 1
     assert_one_line_error(result.stderr)
     assert result.stderr.startswith(f"Error: cannot reach the storage service of stage {url}/{DB} while listing")
+
+
+@pytest.mark.parametrize("options", [
+    'connection_string = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0"',
+    'account_name = "a"\naccount_key = "c2VjcmV0"',
+    'client_keys = ["~/.ssh/ci"]\npassphrase = "open sesame"',
+    'token = "/etc/mlreg/service-account.json"\nclient_secret = "s3cr3t"',
+])
+def test_a_world_readable_config_holding_a_stage_credential_gets_the_warning(options: str, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlreg
+    from mlreg import config
+
+    path = tmp_path / "readable.toml"
+    path.write_text(f'[connections.ci]\nstage = "az://c/p"\n[connections.ci.stage_options]\n{options}\n')
+    path.chmod(0o644)
+    monkeypatch.setenv("MLREG_CONFIG", str(path))
+    with pytest.warns(config.ConfigWarning, match=f"config file {path} holds a secret and is readable by others"):
+        mlreg.login_options("ci")
+    path.chmod(0o600)
+    mlreg.login_options("ci")  # no warning once only its owner can read it
+
+
+def test_a_password_in_a_stage_url_of_a_readable_config_gets_the_warning(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import mlreg
+    from mlreg import config
+
+    path = tmp_path / "readable.toml"
+    path.write_text('[connections.ci]\nstage = "sftp://ann:hunter2@host/models"\n'
+                    '[connections.other]\nstage = "sftp://ann@host/models"\n')
+    path.chmod(0o644)
+    monkeypatch.setenv("MLREG_CONFIG", str(path))
+    with pytest.warns(config.ConfigWarning, match="holds a secret") as rec:
+        mlreg.login_options("ci")
+    assert "hunter2" not in str(rec[0].message)
+    path.write_text('[connections.other]\nstage = "sftp://ann@host/models"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mlreg.login_options("other")
