@@ -438,4 +438,6 @@ def test_a_large_model_streams_through_the_stage(backend: StageBackend, tmp_path
         assert proc.returncode == 0, proc.stderr
         peaks[mode] = json.loads(proc.stdout.splitlines()[-1])["peak_above"] >> 20
         shutil.rmtree(tmp_path / f"cache-{mode}", ignore_errors=True)
-    assert peaks["log"] < LARGE_MIB // 2 and peaks["load"] < LARGE_MIB // 2, peaks
+    # bounded by the transfer's buffers (S3: up to 4 parts in flight plus the one being read and
+    # hashed), not by the model: reading it whole would add all of it
+    assert peaks["log"] < LARGE_MIB * 3 // 4 and peaks["load"] < LARGE_MIB * 3 // 4, peaks
