@@ -37,6 +37,8 @@ $(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements.txt --config-settings editable_mode=compat
+	npm install --prefix $(BENCH_VENV)/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+		azurite@$(AZURITE_VERSION)
 	touch $(BENCH_STAMP)
 
 # mlreg runs from the tree (editable): compile it first, as an installed package would be,

@@ -112,6 +112,13 @@ def test_azure_connection_string_from_the_environment(azurite: Azurite, azure_co
     round_trip(open_stage(f"abfs://{azure_container}/registry", DB, {}))
 
 
+def test_azure_account_in_an_abfs_url(azurite: Azurite, azure_container: str) -> None:
+    url = f"abfs://{azure_container}@mlregaccount.dfs.core.windows.net/registry"
+    stage = open_stage(url, DB, {"connection_string": azurite.connection_string()})
+    assert (stage.root, stage.uri("m1")) == (f"{azure_container}/registry/{DB}", f"{url}/{DB}/m1")
+    round_trip(stage)
+
+
 def test_azure_without_credentials_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY"):
         monkeypatch.delenv(var, raising=False)
