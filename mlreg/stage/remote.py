@@ -14,10 +14,13 @@ half-deleted package is never taken for a whole one, and ``delete_entry`` re-che
 temporary entry so that ``gc`` spares an upload that completed after it listed the stage.
 A retried publish of the same ID first clears that ID's leftovers.
 
-Downloads go to the sha256-keyed cache of ``mlreg.stage.cache``; ``local_dir`` returns
-a directory of verified cached files. Credentials come from where the filesystem library
-looks for them (environment, AWS profile, instance metadata, ...) or from ``stage_options``;
-they are never recorded in the registry or shown in a message.
+On SFTP the same layout is plain files and directories. Downloads go to the sha256-keyed
+cache of ``mlreg.stage.cache``; ``local_dir`` returns a directory of verified cached
+files. Credentials come from where the filesystem library looks for them (environment,
+AWS profile, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_CONNECTION_STRING, ~/.ssh, ...)
+or from ``stage_options``; they are never recorded in the registry or shown in a message.
+What differs per scheme is in ``mlreg.stage.backends``; how a failure reads, in
+``mlreg.stage.failures``.
 """
 
 from __future__ import annotations
@@ -166,11 +169,9 @@ class RemoteStage(Stage):
             yield
         except MlregError:
             raise
-        except (TypeError, ValueError, ImportError) as exc:
-            if self._fs is None and self._reconnect is None:  # bad stage_options: open_remote_stage says so
-                raise
-            raise self._translate(exc, action) from exc
         except Exception as exc:
+            if self._fs is None and self._reconnect is None and isinstance(exc, (TypeError, ValueError, ImportError)):
+                raise  # bad stage_options: open_remote_stage says so
             error = self._translate(exc, action)
             self._unreachable = getattr(error, "unreachable", False)
             if self._unreachable and self._reconnect is not None:
