@@ -278,6 +278,7 @@ class RemoteStage(Stage):
         if absent:
             raise IntegrityError(f"package {package_id} lost files before upload: {', '.join(absent[:5])}")
         uploaded: dict[str, tuple[str, int]] = {}
+        self._unreachable = False
         with self._errors("uploading a package"):
             if self.exists(package_id):
                 raise AlreadyExists(f"model package {self.uri(package_id)} is already on the stage")
