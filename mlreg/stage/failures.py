@@ -62,7 +62,7 @@ def _code(exc: BaseException) -> object:
     return code
 
 
-def _first_line(text: str, limit: int = 300) -> str:
+def first_line(text: str, limit: int = 300) -> str:
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -71,7 +71,7 @@ def translate(exc: BaseException, action: str, where: Where) -> MlregError:
     chain = list(causes(exc))
     names = {cls.__name__ for e in chain for cls in type(e).__mro__}
     codes = {_code(e) for e in chain} - {None}
-    detail = _first_line(where.redact(str(exc))) or type(exc).__name__
+    detail = first_line(where.redact(str(exc))) or type(exc).__name__
     texts = " ".join(where.redact(str(e)) for e in chain).lower()
     stage = f"stage {where.url}"
 

@@ -98,7 +98,8 @@ def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
             raise MissingDependency(f"stage {shown}", extra) from None
         raise MlregError(f"stage {shown} needs a package that is not installed: {exc}") from None
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"bad stage_options or URL for stage {shown}: {stage._redact(str(exc))}") from None
+        detail = failures.first_line(stage._redact(str(exc))) or type(exc).__name__
+        raise InvalidInput(f"bad stage_options or URL for stage {shown}: {detail}") from None
     stage.fs, stage.root = fs, str(path).rstrip("/")
     if backend(scheme).container and not stage.root.split("/", 1)[0]:
         raise InvalidInput(f"stage URL {shown} names no {backend(scheme).container}")
