@@ -299,3 +299,26 @@ def test_a_password_in_a_stage_url_of_a_readable_config_gets_the_warning(tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlreg.login_options("other")
+
+
+@pytest.fixture
+def silent_server() -> Any:
+    """A TCP server on 127.0.0.1 that accepts connections and never says anything."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_silent_server_is_reported_not_waited_for(silent_server: int, no_backoff: None) -> None:
+    # gcsfs alone would wait forever; the default is two minutes without a byte, here one second
+    gs = open_stage("gs://bucket/registry", DB, dict(gcs_stage_options(f"http://127.0.0.1:{silent_server}"),
+                                                      requests_timeout=1))
+    refused(lambda: gs.exists("m1"), r"^cannot reach the storage service of stage gs://bucket/registry/")
+    url = f"sftp://{USER}@127.0.0.1:{silent_server}/x"
+    refused(lambda: open_stage(url, DB, {"connect_timeout": 1}), rf"^cannot reach the storage service of stage {url}/")

@@ -98,6 +98,18 @@ def sftp_options(options: Mapping[str, Any]) -> dict[str, Any]:
         default = Path.home() / ".ssh" / "known_hosts"
         out["known_hosts"] = str(default) if default.is_file() else ()
     out.setdefault("connect_timeout", 30)
+    out.setdefault("keepalive_interval", 30)  # a server gone silent is noticed (after 3 unanswered)
+    return out
+
+
+def gcs_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """gcsfs sends its requests without any timeout: a server that stops answering would
+    hang mlreg. A silent connection now fails after 2 minutes (retried by gcsfs)."""
+    out = dict(options)
+    if "requests_timeout" not in out:
+        import aiohttp  # gcsfs's own dependency, imported by it anyway
+
+        out["requests_timeout"] = aiohttp.ClientTimeout(sock_connect=30, sock_read=120)
     return out
 
 
@@ -122,6 +134,8 @@ def make_filesystem(fsspec: Any, scheme: str, url: str, options: Mapping[str, An
         options.setdefault("use_listings_cache", False)
     if scheme in ("sftp", "ssh"):
         options = sftp_options(options)
+    if scheme in ("gs", "gcs"):
+        options = gcs_options(options)
     if b.cls is None:
         return fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)
     module, _, name = b.cls.partition(":")
