@@ -238,7 +238,8 @@ def test_log_list_load_verify(backend: StageBackend) -> None:
     assert [r.ok for r in registry.verify()] == [True]
     dump = json.dumps([registry.list_models().fetchall(), registry.get_history().fetchall()], default=str)
     for secret in backend.secrets:
-        assert secret.encode() not in registry.path.read_bytes() and secret not in dump
+        assert secret.encode() not in (Path(os.environ["MLREG_HOME"]) / f"{DB}.duckdb").read_bytes()
+        assert secret not in dump
 
 
 def test_verify_reports_changed_missing_and_extra_files(backend: StageBackend) -> None:
