@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Azurite (the Azure Blob server of the stage tests) runs with the machine's Node.js; npm puts it
+# under .venv/node, where tests/fixtures/azure.py looks for it
+AZURITE_VERSION := 3.37.0
 
 .PHONY: demo test test-fast test-packaging bench bench-quick bench-compare docs clean
 
@@ -19,6 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(quietly) $(VENV)/install.log $(PYTHON) -m venv $(VENV)
 	@$(quietly) $(VENV)/install.log $(BIN)/python -m pip install --upgrade pip
 	@$(quietly) $(VENV)/install.log $(BIN)/python -m pip install -c constraints.txt -e '.[test]'
+	@$(quietly) $(VENV)/install.log npm install --prefix $(VENV)/node --no-save --no-package-lock --no-audit \
+		--no-fund --loglevel=error azurite@$(AZURITE_VERSION)
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -47,6 +52,8 @@ $(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements.txt
 	@$(quietly) $(BENCH_VENV)/install.log $(PYTHON) -m venv $(BENCH_VENV)
 	@$(quietly) $(BENCH_VENV)/install.log $(BENCH_VENV)/bin/python -m pip install --upgrade pip
 	@$(quietly) $(BENCH_VENV)/install.log $(BENCH_VENV)/bin/python -m pip install -c constraints.txt -r benchmarks/requirements.txt
+	@$(quietly) $(BENCH_VENV)/install.log npm install --prefix $(BENCH_VENV)/node --no-save --no-package-lock \
+		--no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
 	@touch $(BENCH_STAMP)
 
 # mlreg runs from the tree (editable): compile it first, as an installed package would be,

@@ -8,7 +8,7 @@ cores and every figure is a comparison measured within one script's run.
                                  [--only NAME ...] [--output FILE] [--json-output FILE] [--strict]
 
 --quick: reduced sizes, 3 runs without warm-up (2 in the scripts whose every run is
-seconds of fresh processes: log, large, predict, S3), and the slow peers (MLflow: seconds
+seconds of fresh processes: log, large, predict, stages), and the slow peers (MLflow: seconds
 to import, to create its store, to log one model) not measured unless --peers once (each
 measured in a single run: about 5 more minutes) or --peers all; about 2 minutes on two
 idle cores. The report ends with the wall time of every script and of the whole run.
@@ -49,7 +49,7 @@ WORKLOADS = [
     ("bench_predict.py", "6. batch scoring"),
     ("bench_concurrency.py", "7. concurrency"),
     ("bench_service.py", "8. service"),
-    ("bench_s3.py", "remote stage (S3)"),
+    ("bench_stages.py", "remote stages (S3, GCS, Azure, SFTP)"),
 ]
 
 

@@ -10,6 +10,7 @@ set and check that the registry and stage are consistent afterwards.
 Checkpoints:
     log:serialize   while the model file is being written (after its first MiB)
     log:publish     package complete in its temporary directory, before the rename
+    log:upload      remote stage: a package file uploaded, the commit marker not yet written
     log:commit      package published, before the registry transaction
     log:committed   registry transaction committed, connection not yet closed
     delete:commit   before the registry transaction of a delete

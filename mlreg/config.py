@@ -34,7 +34,9 @@ ENV = {
     "database": "MLREG_DATABASE",
     "role": "MLREG_ROLE",
 }
-_SECRET_HINTS = ("secret", "password", "token", "key", "credential", "sas")
+# a key naming one of these holds a secret (account_key, private_key, client_secret, ...)
+_SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string",
+                 "signature")
 
 
 class ConfigWarning(UserWarning):
@@ -92,6 +94,15 @@ def _has_secret(data: Any) -> bool:
                 return True
             if _has_secret(v):
                 return True
+    elif isinstance(data, list):
+        return any(_has_secret(v) for v in data)
+    elif isinstance(data, str) and "://" in data and "@" in data:  # a password in a URL (sftp://ann:pw@host)
+        from urllib.parse import urlsplit
+
+        try:
+            return bool(urlsplit(data).password)
+        except ValueError:
+            return False
     return False
 
 

@@ -14,16 +14,18 @@ half-deleted package is never taken for a whole one, and ``delete_entry`` re-che
 temporary entry so that ``gc`` spares an upload that completed after it listed the stage.
 A retried publish of the same ID first clears that ID's leftovers.
 
-Downloads go to the sha256-keyed cache of ``mlreg.stage.cache``; ``local_dir`` returns
-a directory of verified cached files. Credentials come from where the filesystem library
-looks for them (environment, AWS profile, instance metadata, ...) or from ``stage_options``;
-they are never recorded in the registry or shown in a message.
+On SFTP the same layout is plain files and directories. Downloads go to the sha256-keyed
+cache of ``mlreg.stage.cache``; ``local_dir`` returns a directory of verified cached
+files. Credentials come from where the filesystem library looks for them (environment,
+AWS profile, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_CONNECTION_STRING, ~/.ssh, ...)
+or from ``stage_options``; they are never recorded in the registry or shown in a message.
+What differs per scheme is in ``mlreg.stage.backends``; how a failure reads, in
+``mlreg.stage.failures``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import shutil
 import uuid
@@ -32,39 +34,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from mlreg import _faults
 from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MissingDependency, MlregError
-from mlreg.stage import progress, transfer
+from mlreg.stage import failures, progress, transfer
+from mlreg.stage.backends import BACKENDS, DIRECTORIES, SECRET_HINTS, backend, import_backend, make_filesystem
 from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry
 from mlreg.stage.cache import Cache
 
 COMMIT = ".mlreg-commit.json"
-
-# scheme -> (module that implements it, mlreg extra that installs it)
-_BACKENDS = {
-    "s3": ("s3fs", "s3"),
-    "s3a": ("s3fs", "s3"),
-    "gs": ("gcsfs", "gcs"),
-    "gcs": ("gcsfs", "gcs"),
-    "az": ("adlfs", "azure"),
-    "abfs": ("adlfs", "azure"),
-    "abfss": ("adlfs", "azure"),
-    "adl": ("adlfs", "azure"),
-    "sftp": ("paramiko", "sftp"),
-    "ssh": ("paramiko", "sftp"),
-    "file": (None, None),
-    "local": (None, None),
-    "memory": (None, None),
-}
-_BUCKETED = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
-_DIRECTORIES = {"file", "local", "sftp", "ssh"}  # filesystems that need parent directories
-_SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string")
-_NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
-                   "DefaultCredentialsError", "RefreshError", "ClientAuthenticationError",
-                   "PasswordRequiredException", "AuthenticationException"}
-_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
-                "ClientConnectorError", "ServerDisconnectedError", "ClientPayloadError", "ClientOSError",
-                "ServiceRequestError", "IncompleteRead", "ResponseStreamingError", "gaierror", "timeout",
-                "TimeoutError", "FSTimeoutError", "NoValidConnectionsError"}
 
 
 def _display_url(url: str) -> str:
@@ -85,7 +62,7 @@ def _secrets(options: Mapping[str, Any], url: str) -> list[str]:
     def walk(value: Any, secret: bool) -> None:
         if isinstance(value, Mapping):
             for k, v in value.items():
-                walk(v, secret or any(h in str(k).lower() for h in _SECRET_HINTS))
+                walk(v, secret or any(h in str(k).lower() for h in SECRET_HINTS))
         elif isinstance(value, (list, tuple)):
             for v in value:
                 walk(v, secret)
@@ -98,61 +75,57 @@ def _secrets(options: Mapping[str, Any], url: str) -> list[str]:
     return sorted(set(found), key=len, reverse=True)
 
 
-def _import_backend(scheme: str, label: str) -> Any:
-    module, extra = _BACKENDS.get(scheme, (None, None))
-    for name in ("fsspec", module):
-        if name is None:
-            continue
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            if extra is None:
-                raise MlregError(f"{label} needs the fsspec package: pip install fsspec") from None
-            raise MissingDependency(label, extra) from None
-    import fsspec
-
-    return fsspec
-
-
 def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
     """The stage at an fsspec URL; ``options`` (``stage_options``) go to the filesystem."""
     shown = _display_url(url)
     if "://" not in url:
         raise InvalidInput(f"stage URL {shown!r} is not of the form scheme://location")
     scheme = url.split("://", 1)[0].lower()
-    fsspec = _import_backend(scheme, f"stage {shown}")
-    if scheme not in _BACKENDS and scheme not in fsspec.available_protocols():
+    fsspec = import_backend(scheme, f"stage {shown}")
+    if scheme not in BACKENDS and scheme not in fsspec.available_protocols():
         raise InvalidInput(f"unsupported stage URL scheme {scheme}:// (use s3, gs, az, abfs, sftp or file)")
     secrets = _secrets(options, url)
-    options = dict(options)
-    if scheme in _BUCKETED:  # another process may change the stage at any time
-        options.setdefault("use_listings_cache", False)
+    if backend(scheme).container and not urlsplit(url).netloc.rpartition("@")[2]:
+        raise InvalidInput(f"stage URL {shown} names no {backend(scheme).container}")
+    stage = RemoteStage(None, "", shown, scheme, secrets)
     try:
-        fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)
+        with stage._errors("connecting to the stage"):
+            fs, path = make_filesystem(fsspec, scheme, url, options)
+            stage._reconnect = lambda: make_filesystem(fsspec, scheme, url, options)[0]
     except ImportError as exc:
-        extra = _BACKENDS.get(scheme, (None, None))[1]
+        extra = backend(scheme).extra
         if extra:
             raise MissingDependency(f"stage {shown}", extra) from None
         raise MlregError(f"stage {shown} needs a package that is not installed: {exc}") from None
     except (TypeError, ValueError) as exc:
-        message = str(exc)
-        for s in secrets:
-            message = message.replace(s, "***")
-        raise InvalidInput(f"bad stage_options or URL for stage {shown}: {message}") from None
-    root = str(path).rstrip("/")
-    if scheme in _BUCKETED and not root.split("/", 1)[0]:
-        raise InvalidInput(f"stage URL {shown} names no bucket")
-    return RemoteStage(fs, root, shown, scheme, secrets)
+        detail = failures.first_line(stage._redact(str(exc))) or type(exc).__name__
+        raise InvalidInput(f"bad stage_options or URL for stage {shown}: {detail}") from None
+    stage.fs, stage.root = fs, str(path).rstrip("/")
+    if backend(scheme).container and not stage.root.split("/", 1)[0]:
+        raise InvalidInput(f"stage URL {shown} names no {backend(scheme).container}")
+    return stage
 
 
 class RemoteStage(Stage):
     def __init__(self, fs: Any, root: str, url: str, scheme: str, secrets: Iterable[str] = ()):
-        self.fs = fs
+        self._fs = fs
         self.root = root
         self.url = url
         self.scheme = scheme
         self._secrets = list(secrets)
         self._cache: Cache | None = None
+        self._unreachable = False  # the last failure: the service could not be reached
+        self._reconnect: Callable[[], Any] | None = None  # a new filesystem after a lost connection
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None and self._reconnect is not None:
+            self._fs = self._reconnect()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: Any) -> None:
+        self._fs = value
 
     def __repr__(self) -> str:
         return f"RemoteStage({self.url!r})"
@@ -198,25 +171,40 @@ class RemoteStage(Stage):
         except MlregError:
             raise
         except Exception as exc:
-            raise self._translate(exc, action) from exc
+            if self._fs is None and self._reconnect is None and isinstance(exc, (TypeError, ValueError, ImportError)):
+                raise  # bad stage_options: open_remote_stage says so
+            error = self._translate(exc, action)
+            self._unreachable = getattr(error, "unreachable", False)
+            if self._unreachable and self._reconnect is not None:
+                self._fs = None  # an SFTP connection, once lost, stays lost: open a new one next time
+            raise error from exc
+
+    @property
+    def _container(self) -> str | None:
+        if not backend(self.scheme).container or not self.root:
+            return None
+        return self.root.split("/", 1)[0]
+
+    def _container_exists(self) -> bool | None:
+        """Whether the bucket or container exists; None when that cannot be told."""
+        if self._fs is None:
+            return None
+        try:
+            self._fs.info(self._container)
+        except FileNotFoundError:
+            return False
+        except Exception:
+            return None  # the original error stands
+        return True
 
     def _translate(self, exc: BaseException, action: str) -> MlregError:
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        text = self._redact(str(exc)) or type(exc).__name__
-        where = f"stage {self.url}"
-        if names & _NO_CREDENTIALS:
-            return MlregError(
-                f"no usable credentials for {where} while {action}: set them in the environment "
-                "(e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) or in stage_options"
-            )
-        if isinstance(exc, PermissionError) or "AccessDenied" in text:
-            return MlregError(f"access denied to {where} while {action}: {text}")
-        if isinstance(exc, FileNotFoundError) and ("bucket" in text.lower() or "container" in text.lower()):
-            bucket = self.root.split("/", 1)[0]
-            return MlregError(f"bucket {bucket!r} of {where} does not exist")
-        if names & _UNREACHABLE or isinstance(exc, (ConnectionError, TimeoutError)):
-            return MlregError(f"cannot reach the storage service of {where} while {action}: {text}")
-        return MlregError(f"{action} failed on {where}: {type(exc).__name__}: {text}")
+        parts = urlsplit(self.url)
+        host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        where = failures.Where(url=self.url, host=host, container=self._container,
+                               container_kind=backend(self.scheme).container,
+                               credentials=backend(self.scheme).credentials, redact=self._redact,
+                               container_exists=self._container_exists)
+        return failures.translate(exc, action, where)
 
     # -- listing --------------------------------------------------------------------------------
     def _find(self, path: str) -> dict[str, int]:
@@ -225,7 +213,8 @@ class RemoteStage(Stage):
         try:
             found = self.fs.find(path, detail=True)
         except FileNotFoundError as exc:
-            if self.scheme in _BUCKETED and ("bucket" in str(exc).lower() or "container" in str(exc).lower()):
+            text = str(exc).lower()
+            if self._container and ("bucket" in text or "container" in text):
                 raise
             return {}
         prefix = path.rstrip("/") + "/"
@@ -259,6 +248,9 @@ class RemoteStage(Stage):
     def entries(self) -> Iterable[StageEntry]:
         with self._errors("listing the stage"):
             found = self._find(self.root)
+            if not found and self._container and self._container_exists() is False:
+                kind = backend(self.scheme).container
+                raise MlregError(f"{kind} {self._container!r} of stage {self.url} does not exist")
         groups: dict[str, dict[str, int]] = {}
         for name, size in found.items():
             top, _, rest = name[len(self.root) + 1 :].partition("/")
@@ -287,6 +279,7 @@ class RemoteStage(Stage):
         if absent:
             raise IntegrityError(f"package {package_id} lost files before upload: {', '.join(absent[:5])}")
         uploaded: dict[str, tuple[str, int]] = {}
+        self._unreachable = False
         with self._errors("uploading a package"):
             if self.exists(package_id):
                 raise AlreadyExists(f"model package {self.uri(package_id)} is already on the stage")
@@ -295,10 +288,11 @@ class RemoteStage(Stage):
             with progress.transfer(f"uploading {package_id}", total) as advance:
                 for rel, path in rels.items():
                     uploaded[rel] = self._upload(path, self._key(package_id, rel), advance)
+                    _faults.checkpoint("log:upload")
                     if rel in files and uploaded[rel][0] != files[rel]:
                         raise IntegrityError(f"file {rel} of package {package_id} changed while it was being uploaded")
             marker = {"format": 1, "files": {r: {"sha256": h, "size": n} for r, (h, n) in uploaded.items()}}
-            if self.scheme in _DIRECTORIES:
+            if self.scheme in DIRECTORIES:
                 self.fs.makedirs(self._key(package_id), exist_ok=True)
             self.fs.pipe_file(self._key(package_id, COMMIT), json.dumps(marker, sort_keys=True).encode())
         for rel, (sha, _size) in uploaded.items():
@@ -306,12 +300,14 @@ class RemoteStage(Stage):
         shutil.rmtree(local_dir, ignore_errors=True)
 
     def _upload(self, src: Path, key: str, advance: Callable[[int], None]) -> tuple[str, int]:
-        if self.scheme in _DIRECTORIES:
+        if self.scheme in DIRECTORIES:
             self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
         return transfer.upload(self.fs, src, key, advance)
 
     def abort(self, package_id: str, local_dir: Path) -> None:
         shutil.rmtree(local_dir, ignore_errors=True)
+        if self._unreachable:
+            return  # another round of retries would fail the same way; gc removes what is left
         try:  # best effort: the server may be the reason we are aborting
             if not self.exists(package_id):
                 self._remove(package_id)
@@ -374,7 +370,7 @@ class RemoteStage(Stage):
             keys.remove(marker)
         if keys:
             self.fs.rm(keys)
-        if self.scheme in _DIRECTORIES:
+        if self.scheme in DIRECTORIES:
             try:
                 self.fs.rm(base, recursive=True)
             except FileNotFoundError:

@@ -9,7 +9,9 @@ buffer each part twice and issue one ranged GET per read:
   - upload: a multipart upload whose parts are read and hashed while earlier parts are
     still on the wire (files up to ``SINGLE_PUT`` go in one PUT, held in memory);
   - download: one streaming GET, resumed with a Range header after a broken connection.
-Other filesystems use their fsspec file objects.
+Other filesystems use their fsspec file objects, in parts of ``PART`` bytes (a GCS
+resumable upload, Azure staged blocks); sshfs's files choose their own SFTP request size
+and pipeline the requests.
 """
 
 from __future__ import annotations
@@ -176,10 +178,14 @@ def _s3_stream(fs: Any, key: str) -> Iterator[bytes]:
 
 
 # -- any fsspec filesystem -------------------------------------------------------------------------
+def _is_sftp(fs: Any) -> bool:
+    return type(fs).__module__.startswith("sshfs")
+
+
 def _file_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    out = fs.open(key, "wb", block_size=PART)
+    out = fs.open(key, "wb") if _is_sftp(fs) else fs.open(key, "wb", block_size=PART)
     try:
         with open(src, "rb") as fin:
             while chunk := fin.read(CHUNK):
@@ -210,6 +216,7 @@ def _drop(out: Any) -> None:
 
 
 def _file_stream(fs: Any, key: str) -> Iterator[bytes]:
-    with fs.open(key, "rb", block_size=PART, cache_type="none") as f:
+    opened = fs.open(key, "rb") if _is_sftp(fs) else fs.open(key, "rb", block_size=PART, cache_type="none")
+    with opened as f:
         while chunk := f.read(CHUNK):
             yield chunk

@@ -1,5 +1,7 @@
-"""Remote stages against a real S3 server (moto on 127.0.0.1), and the same contract on
-``file://`` and ``memory://`` through fsspec."""
+"""What only the S3 stage has (multipart uploads, AWS credentials and IAM, moto on
+127.0.0.1), the stage contract on ``file://`` and ``memory://`` through fsspec, and what
+every remote stage URL shares (missing extras, bad URLs, passwords in URLs). The suite
+every stage passes is tests/test_stage_backends.py."""
 
 from __future__ import annotations
 
@@ -70,11 +72,9 @@ def s3_stage(s3_url: str, s3_options: dict[str, Any]) -> RemoteStage:
     return stage
 
 
-@pytest.fixture(params=["s3", "file", "memory"])
+@pytest.fixture(params=["file", "memory"])
 def any_stage(request: pytest.FixtureRequest, tmp_path: Path) -> RemoteStage:
-    """The stage contract on S3 and on two other fsspec filesystems."""
-    if request.param == "s3":
-        return request.getfixturevalue("s3_stage")
+    """The stage contract on two fsspec filesystems that need no server."""
     if request.param == "file":
         return open_remote_stage(f"file://{tmp_path}/remote-stage/{DB}", {})
     return open_remote_stage(f"memory://mlreg-{os.getpid()}-{tmp_path.name}/{DB}", {})
@@ -112,37 +112,10 @@ def test_transfers_report_their_bytes(any_stage: RemoteStage, cache_dir: Path) -
     assert [e for e in recorder.events if e[0] == "advance" and e[1] <= 0] == []
 
 
-def test_local_dir_downloads_into_a_fresh_cache_and_reuses_it(s3_stage: RemoteStage, s3_url: str, s3_options: dict,
-                                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    files = publish(s3_stage, "m1", PACKAGE)
-    fresh = tmp_path / "other-cache"
-    monkeypatch.setenv("MLREG_CACHE_DIR", str(fresh))
-    stage = open_stage(s3_url, DB, s3_options)
-    first = stage.local_dir("m1", files)
-    assert first.is_relative_to(fresh)
-    assert read_dir(first) == PACKAGE
-    assert stage.local_dir("m1", files) == first
-    blobs = sorted(p.name for p in (fresh / "blobs").rglob("*") if p.is_file())
-    assert blobs == sorted(set(files.values()))
 
 
-def test_uri_is_the_stage_url_and_holds_no_secret(s3_stage: RemoteStage, s3_bucket: str) -> None:
-    assert s3_stage.uri("m1") == f"s3://{s3_bucket}/registry/{DB}/m1"
-    assert DUMMY_SECRET not in repr(s3_stage) + s3_stage.url
 
 
-def test_empty_files_map_loads_what_the_commit_marker_lists(any_stage: RemoteStage) -> None:
-    publish(any_stage, "m1", PACKAGE)
-    assert read_dir(any_stage.local_dir("m1", {})) == PACKAGE
-
-
-def test_ids_sharing_a_prefix_stay_apart(any_stage: RemoteStage) -> None:
-    a = publish(any_stage, "abc", {"f": b"a"})
-    b = publish(any_stage, "abc2", {"f": b"bb"})
-    assert any_stage.hashes("abc") == a and any_stage.hashes("abc2") == b
-    any_stage.delete("abc")
-    assert [e.name for e in any_stage.entries()] == ["abc2"]
-    assert any_stage.exists("abc2")
 
 
 @pytest.mark.slow
@@ -160,65 +133,19 @@ def test_large_file_streams_in_parts(s3_stage: RemoteStage, s3_url: str, s3_opti
     assert (fresh.local_dir("big", files) / "model/w.bin").read_bytes() == big
 
 
-def test_publishing_twice_is_refused(any_stage: RemoteStage) -> None:
-    publish(any_stage, "m1", PACKAGE)
-    root, files = write_package(any_stage, "m1", {"x": b"y"})
-    with pytest.raises(AlreadyExists, match="already on the stage"):
-        any_stage.publish("m1", root, files)
-    assert any_stage.hashes("m1") == {k: hashlib.sha256(v).hexdigest() for k, v in PACKAGE.items()}
 
 
-def test_a_file_changed_before_upload_is_refused_and_nothing_published(any_stage: RemoteStage) -> None:
-    root, files = write_package(any_stage, "m1", PACKAGE)
-    (root / "model/model.pkl").write_bytes(b"changed")
-    with pytest.raises(IntegrityError, match="model/model.pkl"):
-        any_stage.publish("m1", root, files)
-    assert not any_stage.exists("m1")
-    any_stage.abort("m1", root)
-    assert not root.exists()
-    assert list(any_stage.entries()) == []
 
 
-def test_invalid_ids_are_refused(any_stage: RemoteStage) -> None:
-    for bad in ("", "a/b", "..", ".hidden"):
-        with pytest.raises(InvalidInput):
-            any_stage.exists(bad)
 
 
 # -- integrity ------------------------------------------------------------------------------
-def test_tampered_object_is_caught_on_download_and_by_hashes(s3_stage: RemoteStage, moto_server: Any,
-                                                             s3_bucket: str, cache_dir: Path) -> None:
-    files = publish(s3_stage, "m1", PACKAGE)
-    moto_server.client().put_object(Bucket=s3_bucket, Key=f"registry/{DB}/m1/model/model.pkl", Body=b"evil")
-    assert s3_stage.hashes("m1")["model/model.pkl"] == hashlib.sha256(b"evil").hexdigest()
-    shutil.rmtree(cache_dir)  # the upload left a copy in the cache
-    with pytest.raises(IntegrityError, match=r"file model/model.pkl of model package s3://.*/m1 does not match"):
-        s3_stage.local_dir("m1", files)
-    assert not any(p.is_file() for p in (Path(os.environ["MLREG_CACHE_DIR"]) / "blobs").rglob("*")
-                   if p.name == files["model/model.pkl"])
 
 
-def test_tampered_cache_is_detected_and_fetched_again(any_stage: RemoteStage, cache_dir: Path) -> None:
-    files = publish(any_stage, "m1", PACKAGE)
-    blob = cache_dir / "blobs" / files["model/model.pkl"][:2] / files["model/model.pkl"]
-    blob.chmod(0o644)
-    blob.write_bytes(b"rotten")
-    assert read_dir(any_stage.local_dir("m1", files)) == PACKAGE
 
 
-def test_missing_object_is_an_integrity_error(s3_stage: RemoteStage, moto_server: Any, s3_bucket: str,
-                                              cache_dir: Path) -> None:
-    files = publish(s3_stage, "m1", PACKAGE)
-    moto_server.client().delete_object(Bucket=s3_bucket, Key=f"registry/{DB}/m1/env/requirements.txt")
-    shutil.rmtree(cache_dir)
-    with pytest.raises(IntegrityError, match="env/requirements.txt of model package .* is missing from the stage"):
-        s3_stage.local_dir("m1", files)
 
 
-def test_missing_package_is_an_integrity_error(any_stage: RemoteStage) -> None:
-    with pytest.raises(IntegrityError, match="is missing from the stage"):
-        any_stage.local_dir("nope", {"MANIFEST.json": "0" * 64})
-    assert any_stage.hashes("nope") == {}
 
 
 def test_cache_size_cap_evicts_what_is_not_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -234,37 +161,11 @@ def test_cache_size_cap_evicts_what_is_not_in_use(tmp_path: Path, monkeypatch: p
     assert read_dir(stage.local_dir("p1", one)) == {"a": b"first package"}  # fetched again
 
 
-def test_corrupt_commit_marker_is_an_integrity_error(s3_stage: RemoteStage, moto_server: Any, s3_bucket: str) -> None:
-    publish(s3_stage, "m1", PACKAGE)
-    moto_server.client().put_object(Bucket=s3_bucket, Key=f"registry/{DB}/m1/{COMMIT}", Body=b"{not json")
-    with pytest.raises(IntegrityError, match="commit marker .* is corrupt"):
-        s3_stage.local_dir("m1", {})
 
 
 # -- incomplete uploads and gc --------------------------------------------------------------------
-def test_upload_without_marker_is_temporary_and_removable(s3_stage: RemoteStage, moto_server: Any,
-                                                          s3_bucket: str) -> None:
-    publish(s3_stage, "done", PACKAGE)
-    client = moto_server.client()
-    client.put_object(Bucket=s3_bucket, Key=f"registry/{DB}/half/MANIFEST.json", Body=b"{}")
-    client.put_object(Bucket=s3_bucket, Key=f"registry/{DB}/half/model/model.pkl", Body=b"x" * 10)
-    assert not s3_stage.exists("half")
-    entries = {e.name: e for e in s3_stage.entries()}
-    assert (entries["half"].temporary, entries["done"].temporary) == (True, False)
-    with pytest.raises(IntegrityError, match="missing from the stage"):
-        s3_stage.local_dir("half", {})
-    s3_stage.delete_entry(entries["half"])
-    assert [e.name for e in s3_stage.entries()] == ["done"]
 
 
-def test_gc_spares_an_upload_that_completed_after_listing(any_stage: RemoteStage) -> None:
-    root, files = write_package(any_stage, "m1", PACKAGE)
-    put_raw(any_stage, "m1/MANIFEST.json", PACKAGE["MANIFEST.json"])
-    [stale] = any_stage.entries()
-    assert stale.temporary
-    any_stage.publish("m1", root, files)  # finishes between gc's listing and its delete
-    any_stage.delete_entry(stale)
-    assert any_stage.exists("m1")
 
 
 @pytest.mark.slow
@@ -288,12 +189,6 @@ def test_server_gone_mid_upload_publishes_nothing_and_a_retry_succeeds(s3_proxy:
     assert [(e.name, e.temporary) for e in direct.entries()] == [("m1", False)]
 
 
-def test_abort_removes_a_partial_upload(s3_stage: RemoteStage, moto_server: Any, s3_bucket: str) -> None:
-    root, _files = write_package(s3_stage, "m1", PACKAGE)
-    moto_server.client().put_object(Bucket=s3_bucket, Key=f"registry/{DB}/m1/MANIFEST.json", Body=b"{}")
-    s3_stage.abort("m1", root)
-    assert not root.exists()
-    assert list(s3_stage.entries()) == []
 
 
 # -- clear errors ----------------------------------------------------------------------------------
@@ -397,7 +292,7 @@ sys.meta_path.insert(0, Block())
         ("gs://bucket/p", {"gcsfs"}, "gcs"),
         ("az://container/p", {"adlfs"}, "azure"),
         ("abfs://container/p", {"adlfs"}, "azure"),
-        ("sftp://host/p", {"paramiko"}, "sftp"),
+        ("sftp://host/p", {"sshfs"}, "sftp"),
     ],
 )
 def test_missing_extra_names_the_pip_install(url: str, blocked: set[str], extra: str) -> None:
@@ -417,7 +312,8 @@ except MissingDependency as exc:
 def test_import_mlreg_does_not_import_fsspec_or_s3fs() -> None:
     proc = run_python(
         "import sys, mlreg, mlreg.stage, mlreg.stage.remote, mlreg.stage.cache, mlreg.stage.progress\n"
-        "print(sorted(m for m in ('fsspec', 's3fs', 'botocore', 'aiobotocore', 'rich') if m in sys.modules))"
+        "print(sorted(m for m in ('fsspec', 's3fs', 'botocore', 'aiobotocore', 'rich', 'gcsfs', 'adlfs', 'azure', "
+        "'sshfs', 'asyncssh', 'google') if m in sys.modules))"
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[]\n"
@@ -431,3 +327,36 @@ def test_bad_urls(aws_env: None) -> None:
     with pytest.raises(InvalidInput, match="not of the form scheme://location"):
         open_remote_stage("s3:/DB", {})
 
+
+
+# -- the registry with an S3 stage ----------------------------------------------------------------
+@pytest.mark.slow
+def test_load_in_a_fresh_process_with_settings_from_config_and_environment(
+    s3_url: str, s3_options: dict[str, Any], moto_server: Any, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    import mlreg
+    from mlreg import model_registry
+    from tests.fixtures.models import SumModel
+
+    session = mlreg.connect(stage=s3_url, stage_options=s3_options)
+    model_registry.create_model_registry(session=session)
+    model_registry.ModelRegistry(session=session).log_model(SumModel(), model_name="m", model_version="1",
+                                                            sample_input_data=np.arange(12.0).reshape(4, 3))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'default_connection = "ci"\n[connections.ci]\nstage = "{s3_url}"\n'
+        f'[connections.ci.stage_options]\nendpoint_url = "{moto_server.endpoint}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MLREG_STAGE", "MLREG_CACHE_DIR")}
+    env.update(MLREG_CONFIG=str(config), AWS_ACCESS_KEY_ID="env-key", AWS_SECRET_ACCESS_KEY="env-secret",
+               MLREG_CACHE_DIR=str(tmp_path / "fresh-cache"))
+    code = (
+        "import mlreg; from mlreg import model_registry as mr; import numpy as np\n"
+        "r = mr.ModelRegistry(mlreg.Session.builder.configs(mlreg.login_options()).create())\n"
+        "print(r.load_model('m', '1').predict(np.arange(12.0).reshape(4, 3)).tolist())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "[3.0, 12.0, 21.0, 30.0]\n", "")
+    assert any((tmp_path / "fresh-cache" / "blobs").rglob("*"))
