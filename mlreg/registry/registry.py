@@ -25,7 +25,7 @@ from mlreg.registry.metadata import Metadata
 from mlreg.registry.versions import Versions
 from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
-from mlreg.store import MetadataStore, open_store
+from mlreg.store import MetadataStore
 
 if TYPE_CHECKING:
     from mlreg.store.base import Relation
@@ -49,7 +49,7 @@ class ModelRegistry:
         clock: Callable[[], datetime] | None = None,
     ):
         database = validate_name(database_name or session.database, "database name")
-        store = open_store(session.store_url(database))
+        store = session.open_store(database)
         if not store.exists():
             if create_if_not_exists:
                 store.create_or_upgrade()
