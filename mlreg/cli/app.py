@@ -16,7 +16,7 @@ from mlreg.cli.context import State
 from mlreg.cli.output import Output, color_allowed
 
 COMMAND_MODULES = [
-    "registry", "models", "tags", "metrics", "history", "maintenance",
+    "registry", "copying", "models", "tags", "metrics", "history", "maintenance",
     "serve", "deploy", "predict", "sql",
 ]
 

@@ -20,7 +20,9 @@ from typing import Any
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import AlreadyExists, NotFound
-from mlreg.records import ATTRIBUTES, DELETION, DEPLOYMENT, DESCRIPTION, DROP, Change, Deployment, ModelRow, NewVersion
+from mlreg.records import (
+    ATTRIBUTES, DELETION, DEPLOYMENT, DESCRIPTION, DROP, Change, Deployment, Event, ModelRow, NewVersion,
+)
 from mlreg.store.base import StoreReader, StoreWriter
 
 _VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
@@ -112,6 +114,19 @@ class PgReader(StoreReader):
         return [_deployment(r) for r in self._all(sql, params)]
 
 
+    def export_versions(self) -> list[NewVersion]:
+        rows = self._all(
+            "SELECT m.id, m.name, m.version, m.type, m.uri, m.creation_time, m.creation_role, m.creation_context,"
+            " m.creation_environment_spec, m.input_spec, m.output_spec, m.manifest, m.files"
+            " FROM listing l JOIN models m ON m.id = l.id ORDER BY l.seq")
+        return [NewVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *(json.loads(x) if x else {} for x in r[7:11]),
+                           json.loads(r[11]), json.loads(r[12])) for r in rows]
+
+    def events(self) -> list[Event]:
+        rows = self._all(f"SELECT event_id, {_EVENT_COLUMNS} FROM events ORDER BY event_id")
+        return [Event(*r) for r in rows]
+
+
 class PgWriter(PgReader, StoreWriter):
     def __init__(self, cur: Any, role: str, now: datetime):
         super().__init__(cur)
@@ -146,12 +161,11 @@ class PgWriter(PgReader, StoreWriter):
              json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
         if inserted is None:
             raise AlreadyExists(f"Model {v.name}/{v.version} already exists.")
-        self.insert_events(v.id, v.name, v.version, self._now, self._role, changes, register=True)
+        self.insert_events(v.id, v.name, v.version, self._now, self._role, changes)
 
     def insert_events(self, model_id: str, name: str, version: str, at: datetime, role: str,
-                      changes: list[Change], register: bool = False) -> None:
-        """The events of a registration (and, with ``register``, the version's current
-        values and listing row from them)."""
+                      changes: list[Change]) -> None:
+        """The events of a registration, the version's current values and its listing row."""
         ids: list[tuple] = []
         if changes:
             placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))
@@ -159,11 +173,12 @@ class PgWriter(PgReader, StoreWriter):
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {placeholders} RETURNING event_id, attribute_name, key",
                 [x for c in changes for x in (at, model_id, name, version, role, c.operation, c.attribute,
                                               c.key, c.old_value, c.new_value)])
-        if not register:
-            return
         event_ids = {(attribute, key): event_id for event_id, attribute, key in ids}
-        values = [(c.attribute, c.key or "", c.new_value, event_ids[(c.attribute, c.key)])
-                  for c in changes if c.attribute in ATTRIBUTES and c.new_value is not None]
+        self._current_and_listed(model_id, [(c.attribute, c.key or "", c.new_value, event_ids[(c.attribute, c.key)])
+                                            for c in changes if c.attribute in ATTRIBUTES and c.new_value is not None])
+
+    def _current_and_listed(self, model_id: str, values: list[tuple[str, str, str, int]]) -> None:
+        """The current values of a version just inserted, and its listing row."""
         if values:
             placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(values))
             self._cur.execute(
@@ -254,3 +269,44 @@ class PgWriter(PgReader, StoreWriter):
             return
         for change in changes:
             self._append(row, change)
+
+    # -- copying between registries ----------------------------------------------------------
+    def import_version(self, version: NewVersion | None, events: list[Event], deployments: list[Deployment],
+                       keep_event_ids: bool) -> None:
+        from mlreg.store.replay import current_values
+
+        v = version
+        if v is not None:
+            self._cur.execute(
+                "INSERT INTO models (id, name, version, type, uri, creation_time, creation_role, creation_context,"
+                " creation_environment_spec, input_spec, output_spec, manifest, files)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [v.id, v.name, v.version, v.type, v.uri, v.creation_time, v.creation_role,
+                 json.dumps(v.creation_context), json.dumps(v.environment), json.dumps(v.input_spec),
+                 json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
+        imported = []
+        for e in events:
+            values = [e.timestamp, e.model_id, e.model_name, e.model_version, e.role, e.operation, e.attribute,
+                      e.key, e.old_value, e.new_value]
+            if keep_event_ids:
+                self._cur.execute(f"INSERT INTO events (event_id, {_EVENT_COLUMNS}) VALUES (%s, {_TEN})",
+                                  [e.event_id, *values])
+                imported.append(e)
+            else:
+                found = self._one(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({_TEN}) RETURNING event_id", values)
+                assert found is not None
+                imported.append(Event(int(found[0]), *values))
+        if v is not None:
+            self._current_and_listed(v.id, current_values(imported))
+        for d in deployments:
+            self._cur.execute(
+                "INSERT INTO deployments VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
+                 json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details), d.created_time, d.role])
+
+    def sync_event_ids(self) -> None:
+        self._cur.execute("SELECT setval(pg_get_serial_sequence('events', 'event_id'),"
+                          " greatest((SELECT max(event_id) FROM events), 1))")
+
+
+_TEN = ", ".join(["%s"] * 10)
