@@ -24,7 +24,8 @@ def logged(pg_home, model_file, sample_csv):
     return ids
 
 
-def test_every_command_works_on_a_postgresql_home(logged, pg_home, pg_server, tmp_path, model_file):
+def test_every_command_works_on_a_postgresql_home(logged, pg_home, pg_server, tmp_path, model_file, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     id1, id2 = logged
     again = mlreg("create", check=0)
     assert again.stderr.startswith("Warning: registry MODEL_REGISTRY already exists at postgresql://")
@@ -61,6 +62,14 @@ def test_every_command_works_on_a_postgresql_home(logged, pg_home, pg_server, tm
     (tmp_path / "in.csv").write_text("a,b\n1,2\n3,4\n")
     assert [r["output_feature_0"] for r in mlreg_json("predict", "score_m", "--input", str(tmp_path / "in.csv"))] == [3, 7]
     assert [d["NAME"] for d in mlreg_json("deploy", "list")] == ["score_m"]
+    # a service: it runs on this machine (its state files in the per-machine state directory)
+    mlreg("deploy", "create", "m", "1", "svc", "--platform", "service", check=0)
+    try:
+        assert [r["output_feature_0"] for r in mlreg_json("predict", "svc", "--input", str(tmp_path / "in.csv"))] == [3, 7]
+        assert {d["NAME"]: d["STATUS"] for d in mlreg_json("deploy", "list")} == {"score_m": "ready", "svc": "running"}
+        assert list((tmp_path / "state").rglob("services"))  # XDG_STATE_HOME of the test
+    finally:
+        mlreg("deploy", "delete", "svc", check=0)
 
     out = tmp_path / "pkg"
     mlreg("load", "m", "2", "--output", str(out), check=0)
