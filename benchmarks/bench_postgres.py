@@ -27,8 +27,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import (BENCH_PYTHON, alternate, bin_path, clean_env, emit, fig, info, main_args, peer, peers_wanted, quick_runs,
-                     ratio, row, run, scratch, skipped_peer)
+from harness import (BENCH_PYTHON, alternate, bin_path, clean_env, emit, fig, info, main_args, peer, peers_wanted,
+                     quick_runs, ratio, row, run, scratch, skipped_peer)
 
 import common
 
@@ -188,11 +188,16 @@ def bulk_load_mlflow(server: Server, uri: str, models: int, versions: int, artif
         for k, expr in (("stage", stage), ("owner", "'team-' || (m % 10)"), ("dataset", "'ds-' || (m % 7)")):
             values = {"key": f"'{k}'", "value": expr, "name": "name", "version": "v"}
             c.execute(f"INSERT INTO model_version_tags ({', '.join(tag_cols)}) SELECT "
-                      + ", ".join(values.get(col, f"(SELECT {col} FROM model_version_tags LIMIT 1)") for col in tag_cols)
+                      + ", ".join(values.get(col, f"(SELECT {col} FROM model_version_tags LIMIT 1)")
+                                  for col in tag_cols)
                       + " FROM g")
     with psycopg.connect(server.url("mlflow"), autocommit=True) as c:
         c.execute("ANALYZE")
     return time.perf_counter() - t0
+
+
+def mlflow_peer(args, figures: dict, with_mlflow: bool) -> list[dict]:
+    return [peer("MLflow (PostgreSQL)", figures.get("mlflow"))] if with_mlflow else [skipped_peer(args, "MLflow")]
 
 
 def main() -> None:
@@ -293,7 +298,7 @@ def _measure(args, tmp: Path, server: Server, models: int, versions: int, procs:
     lf = {k: fig(v, "versions/s", "higher") for k, v in logs.items()}
     r = ratio(lf["mlreg"], lf.get("mlflow"))
     rows.append(row("PostgreSQL: log_model rate, one process", lf["mlreg"],
-                    peers=[peer("MLflow (PostgreSQL)", lf.get("mlflow"))] if with_mlflow else [skipped_peer(args, "MLflow")],
+                    peers=mlflow_peer(args, lf, with_mlflow),
                     goal=">= 2x MLflow", passed=(r >= 2) if r else None, script=SCRIPT))
 
     n_tags = 50 if args.quick else 200
@@ -319,7 +324,7 @@ def _measure(args, tmp: Path, server: Server, models: int, versions: int, procs:
     tf = {k: fig(v, "tags/s", "higher") for k, v in tags.items()}
     r = ratio(tf["mlreg"], tf.get("mlflow"))
     rows.append(row("PostgreSQL: set_tag rate, one process", tf["mlreg"],
-                    peers=[peer("MLflow (PostgreSQL)", tf.get("mlflow"))] if with_mlflow else [skipped_peer(args, "MLflow")],
+                    peers=mlflow_peer(args, tf, with_mlflow),
                     goal=">= 2x MLflow", passed=(r >= 2) if r else None, script=SCRIPT))
 
     # -- list --tag stage=prod, fresh process ---------------------------------------------------------
@@ -392,7 +397,7 @@ def _measure(args, tmp: Path, server: Server, models: int, versions: int, procs:
     expected = procs * per_proc * runs
     ok = present == expected and (not with_mlflow or cf["mlreg"]["median"] <= cf["mlflow"]["median"])
     rows.append(row(f"PostgreSQL: {procs} processes x {per_proc} `mlreg log`, wall time", cf["mlreg"],
-                    peers=[peer("MLflow (PostgreSQL)", cf.get("mlflow"))] if with_mlflow else [skipped_peer(args, "MLflow")],
+                    peers=mlflow_peer(args, cf, with_mlflow),
                     goal="all present, <= MLflow", passed=ok if with_mlflow or args.quick else None,
                     note=f"{present} of {expected} versions present", script=SCRIPT))
     return rows

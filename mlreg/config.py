@@ -326,5 +326,6 @@ def shared_state_dir(location: PgLocation, env: Mapping[str, str] | None = None)
     base = Path(env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")).expanduser()
     import re
 
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{location.host.strip('/') or 'localhost'}-{location.port}-{location.dbname}")
+    host = location.host.strip("/") or "localhost"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{host}-{location.port}-{location.dbname}")
     return base / "mlreg" / "postgresql" / ("_" + name if name.startswith(".") else name)

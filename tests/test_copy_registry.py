@@ -36,7 +36,8 @@ def snapshot(*home_args: str) -> dict:
         "list": rows,
         "show": [mlreg_json(*home_args, "show", r["NAME"], r["VERSION"]) for r in rows],
         "history": mlreg_json(*home_args, "history"),
-        "deployments": [{k: v for k, v in d.items() if k != "STATUS"} for d in mlreg_json(*home_args, "deploy", "list")],
+        "deployments": [{k: v for k, v in d.items() if k != "STATUS"}
+                        for d in mlreg_json(*home_args, "deploy", "list")],
     }
 
 

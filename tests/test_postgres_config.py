@@ -32,7 +32,7 @@ def test_urls_are_parsed_and_shown_without_the_password():
 
 
 def test_one_naming_rule_for_every_backend(tmp_path):
-    assert registry_name("ML") == "ML" and registry_name("ML", "PUBLIC") == "ML" and registry_name("ML", "public") == "ML"
+    assert registry_name("ML") == registry_name("ML", "PUBLIC") == registry_name("ML", "public") == "ML"
     assert registry_name("ML", "TEAM") == "ML/TEAM"
     assert registry_file(tmp_path, "ML") == tmp_path / "ML.duckdb"
     assert registry_file(tmp_path, "ML/TEAM") == tmp_path / "ML" / "TEAM.duckdb"

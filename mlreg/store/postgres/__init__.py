@@ -76,11 +76,14 @@ class PostgresStore(MetadataStore):
             conn = self._connector.shared()
             try:
                 with conn.cursor() as cur:
-                    return migrations.current_version(cur, self.registry)
+                    found = migrations.current_version(cur, self.registry)
             except psycopg.Error as exc:
                 if conn.closed or conn.broken:
                     self._connector.discard()
                 raise self._connector.translate(exc) from None
+            if found[0] == migrations.SCHEMA_VERSION:
+                self._checked = conn  # current: the next unit of work on this connection need not ask again
+            return found
 
     def exists(self) -> bool:
         return self._version()[0] > 0

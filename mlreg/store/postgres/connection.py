@@ -185,7 +185,8 @@ class Connector:
                         self.discard()
                     raise CommitOutcomeUnknown(
                         f"lost the connection to {self.where()} during a COMMIT: the change may or may not "
-                        f"have been applied; check with `mlreg list` / `mlreg history` ({self._scrub(_first_line(exc))})"
+                        "have been applied; check with `mlreg list` / `mlreg history` "
+                        f"({self._scrub(_first_line(exc))})"
                     ) from None
                 self._rollback(c)
                 raise self.translate(exc) from None

@@ -25,6 +25,8 @@ import socket
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
+from mlreg.store.postgres.connection import driver
+
 if TYPE_CHECKING:
     from mlreg.store.postgres.connection import Connector
 
@@ -57,7 +59,7 @@ def _dead_here(holder: str | None) -> bool:
 @contextmanager
 def marked(connector: "Connector", package_id: str) -> Iterator[Any]:
     """Hold the marker of ``package_id``; yields the connection that holds it."""
-    psycopg = __import__("psycopg")
+    psycopg = driver()
     conn = connector.open()
     key = marker_key(connector.schema, package_id)
     try:
@@ -86,7 +88,7 @@ def marked(connector: "Connector", package_id: str) -> Iterator[Any]:
 
 
 def is_held(connector: "Connector", package_id: str) -> bool:
-    psycopg = __import__("psycopg")
+    psycopg = driver()
     key = marker_key(connector.schema, package_id)
     with connector.lock:
         conn = connector.shared()
@@ -111,7 +113,7 @@ def is_held(connector: "Connector", package_id: str) -> bool:
 
 def clear_stale(connector: "Connector") -> None:
     """Delete the rows of publications whose lock nobody holds any more."""
-    psycopg = __import__("psycopg")
+    psycopg = driver()
     with connector.lock:
         conn = connector.shared()
         try:

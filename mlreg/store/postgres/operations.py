@@ -86,7 +86,8 @@ class PgReader(StoreReader):
         return {r[0] for r in self._all("SELECT id FROM models")}
 
     def versions(self) -> list[ModelRow]:
-        rows = self._all("SELECT id, name, version, type, uri, files FROM models ORDER BY name COLLATE \"C\", version COLLATE \"C\"")
+        rows = self._all('SELECT id, name, version, type, uri, files FROM models'
+                         ' ORDER BY name COLLATE "C", version COLLATE "C"')
         return [ModelRow(r[0], r[1], r[2], r[3], r[4], {}, json.loads(r[5])) for r in rows]
 
     def listing_row(self, model_id: str) -> dict[str, Any]:
