@@ -157,6 +157,16 @@ class Connector:
 
         psycopg = driver()
         with self._lock:
+            if conn is None and self._conn is not None and self._pid == os.getpid() and not self._conn.closed \
+                    and self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                # a unit of work inside another one of this thread: a connection of its own
+                nested = self.open()
+                try:
+                    with self.transaction(begin, nested, write) as c:
+                        yield c
+                finally:
+                    nested.close()
+                return
             own = conn is None
             for attempt in (1, 2):
                 c = self.shared() if own else conn
