@@ -29,10 +29,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
+# the tests start a private PostgreSQL server: its binaries must be installed (installed here if missing)
 test: $(STAMP)
+	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 test-fast: $(STAMP)
+	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 # the wheel in fresh virtualenvs on Python 3.10-3.13 (also part of `make test`)

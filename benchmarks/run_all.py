@@ -50,6 +50,7 @@ WORKLOADS = [
     ("bench_concurrency.py", "7. concurrency"),
     ("bench_service.py", "8. service"),
     ("bench_stages.py", "remote stages (S3, GCS, Azure, SFTP)"),
+    ("bench_postgres.py", "shared registry (PostgreSQL)"),
 ]
 
 
@@ -57,7 +58,7 @@ def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for name in ("mlreg", "duckdb", "typer", "mlflow", "gto", "scikit-learn", "numpy"):
+    for name in ("mlreg", "duckdb", "typer", "psycopg", "mlflow", "gto", "scikit-learn", "numpy"):
         try:
             out.append(f"{name} {version(name)}")
         except PackageNotFoundError:

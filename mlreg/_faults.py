@@ -15,6 +15,7 @@ Checkpoints:
     log:committed   registry transaction committed, connection not yet closed
     delete:commit   before the registry transaction of a delete
     delete:stage    registry entry deleted, package not yet removed from the stage
+    copy:version    `mlreg copy`: one version copied (committed in the target), the rest not yet
 """
 
 from __future__ import annotations

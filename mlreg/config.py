@@ -2,6 +2,15 @@
 
 Order: explicit value (command-line flag or ``connect()`` argument), environment
 variable, the named connection of the config file, the project file, defaults.
+
+A home is a directory, or a PostgreSQL URL (``postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME``)
+for a registry shared by several machines. Its password is kept apart from the URL as
+soon as the settings are resolved (``Settings.home_password``, never shown); it comes from
+the URL of the home, or from a lower-priority source's URL of the same server, user and
+database, or from the ``password`` key of the config file's connection; otherwise libpq
+looks in PGPASSWORD and ~/.pgpass. A PostgreSQL home has no directory: what is kept per
+machine (services' state files) goes to ``Settings.state_dir``,
+``$XDG_STATE_HOME/mlreg/postgresql/<host>-<port>-<dbname>``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlreg.errors import InvalidInput, NotFound
+from mlreg.store.location import PgLocation, is_pg_url, parse_pg_url
 
 
 def _toml():  # imported when a file is read, not at startup
@@ -45,15 +55,25 @@ class ConfigWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. ``stage_options`` may hold secrets: never print it."""
+    """Resolved settings. ``stage_options`` and ``home_password`` may hold secrets: never
+    print them. ``home`` is a directory, or a PostgreSQL URL without its password;
+    ``stage`` is "" for a PostgreSQL home that names none (see ``Session.stage``)."""
 
-    home: Path
+    home: Path | str
     stage: str
     database: str = DEFAULT_DATABASE
     role: str = ""
     stage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     connection: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    home_password: str | None = field(default=None, repr=False, compare=False)
+    #: where this machine keeps local state for the home (the home itself when it is a directory)
+    state_dir: Path | None = None
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether the home is a PostgreSQL database (shared by machines) rather than a directory."""
+        return isinstance(self.home, str)
 
     def as_options(self) -> dict[str, Any]:
         return {
@@ -92,6 +112,8 @@ def _has_secret(data: Any) -> bool:
         for k, v in data.items():
             if isinstance(k, str) and any(h in k.lower() for h in _SECRET_HINTS) and v:
                 return True
+            if k == "home" and is_pg_url(v) and _url_password(v):
+                return True
             if _has_secret(v):
                 return True
     elif isinstance(data, list):
@@ -104,6 +126,13 @@ def _has_secret(data: Any) -> bool:
         except ValueError:
             return False
     return False
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return parse_pg_url(url).password
+    except InvalidInput:
+        return None
 
 
 def _warn_if_exposed(path: Path, data: dict[str, Any]) -> None:
@@ -159,18 +188,25 @@ def default_role() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
-def _check_section(section: Any, where: str) -> dict[str, Any]:
+def _check_section(section: Any, where: str, secrets_allowed: bool = True) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise InvalidInput(f"{where} must be a table of settings")
-    unknown = set(section) - set(SETTING_KEYS) - {"stage_options"}
+    allowed = {"stage_options", "password"} if secrets_allowed else {"stage_options"}
+    unknown = set(section) - set(SETTING_KEYS) - allowed
     if unknown:
+        hint = ("; a password does not belong in a project file: put it in the config file's connection "
+                "(mode 0600), PGPASSWORD or ~/.pgpass") if "password" in unknown else ""
         raise InvalidInput(
             f"{where} has unknown setting(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(SETTING_KEYS)}, stage_options"
+            f"known: {', '.join(SETTING_KEYS)}, {', '.join(sorted(allowed))}{hint}"
         )
-    for key in SETTING_KEYS:
+    for key in (*SETTING_KEYS, "password"):
         if key in section and not isinstance(section[key], str):
             raise InvalidInput(f"{where}: {key} must be a string")
+    home = section.get("home")
+    if not secrets_allowed and isinstance(home, str) and is_pg_url(home) and _url_password(home):
+        raise InvalidInput(f"{where}: home holds a password, which does not belong in a project file: put it in "
+                           "the config file's connection (mode 0600), PGPASSWORD or ~/.pgpass")
     if "stage_options" in section and not isinstance(section["stage_options"], dict):
         raise InvalidInput(f"{where}: stage_options must be a table")
     return section
@@ -178,7 +214,7 @@ def _check_section(section: Any, where: str) -> dict[str, Any]:
 
 def _anchor(value: str, base: Path | None) -> str:
     """Expand ~ and make a relative local path relative to the file that named it."""
-    if "://" in value:
+    if "://" in value or is_pg_url(value):
         return value
     p = Path(value).expanduser()
     if not p.is_absolute() and base is not None:
@@ -198,16 +234,19 @@ def resolve(
     sources: dict[str, str] = {}
     values: dict[str, Any] = {}
     stage_options: dict[str, Any] = {}
+    homes: list[str] = []  # every source's home, lowest priority first (for a URL home's password)
+    config_password: str | None = None
 
     # lowest priority first; later layers overwrite
     project = find_project_file(cwd)
     if project is not None:
         ppath, pdata = project
-        section = _check_section(pdata, f"project file {ppath}")
+        section = _check_section(pdata, f"project file {ppath}", secrets_allowed=False)
         for key in SETTING_KEYS:
             if key in section:
                 values[key] = _anchor(section[key], ppath.parent) if key in ("home", "stage") else section[key]
                 sources[key] = str(ppath)
+        homes.append(values.get("home", ""))
         stage_options.update(section.get("stage_options", {}))
 
     cpath, cdata = load_config_file(env)
@@ -225,12 +264,15 @@ def resolve(
             if key in section:
                 values[key] = _anchor(section[key], None) if key in ("home", "stage") else section[key]
                 sources[key] = f"{cpath} [connections.{name}]"
+        homes.append(section.get("home", ""))
         stage_options.update(section.get("stage_options", {}))
+        config_password = section.get("password") or None
 
     for key, var in ENV.items():
         if env.get(var):
             values[key] = env[var]
             sources[key] = var
+    homes.append(env.get(ENV["home"], ""))
 
     for key in SETTING_KEYS:
         if key in overrides:
@@ -239,15 +281,32 @@ def resolve(
     if "stage_options" in overrides:
         stage_options.update(overrides["stage_options"])
 
-    home = Path(values["home"]).expanduser() if "home" in values else default_home(cwd)
-    if not home.is_absolute():
-        home = (cwd or Path.cwd()) / home
-    stage = values.get("stage") or str(home / "stage")
-    if "://" not in stage:
+    home: Path | str
+    password: str | None = None
+    state_dir: Path
+    if is_pg_url(values.get("home")):
+        location = parse_pg_url(values["home"])
+        password = location.password or _password_for(location, homes) or config_password
+        home = location.public_url()
+        state_dir = shared_state_dir(location, env)
+    else:
+        raw = values.get("home")
+        if isinstance(raw, str) and "://" in raw:
+            from mlreg.store.location import redact
+
+            raise InvalidInput(f"home {redact(raw)!r} is neither a directory nor a postgresql:// URL")
+        home = Path(raw).expanduser() if raw else default_home(cwd)
+        if not home.is_absolute():
+            home = (cwd or Path.cwd()) / home
+        state_dir = home
+    stage = values.get("stage") or ("" if isinstance(home, str) else str(home / "stage"))
+    if stage and "://" not in stage:
         sp = Path(stage).expanduser()
         stage = str(sp if sp.is_absolute() else (cwd or Path.cwd()) / sp)
     return Settings(
         home=home,
+        home_password=password,
+        state_dir=state_dir,
         stage=stage,
         database=values.get("database") or DEFAULT_DATABASE,
         role=values.get("role") or default_role(),
@@ -255,3 +314,29 @@ def resolve(
         connection=name,
         sources=sources,
     )
+
+
+def _password_for(location: PgLocation, homes: list[str]) -> str | None:
+    """The password of the highest-priority source whose home URL names the same server,
+    user and database (e.g. MLREG_HOME's, when an argument repeats that URL without it)."""
+    for text in reversed(homes):
+        if is_pg_url(text):
+            try:
+                other = parse_pg_url(text)
+            except InvalidInput:
+                continue
+            if other.password and other.same_server(location):
+                return other.password
+    return None
+
+
+def shared_state_dir(location: PgLocation, env: Mapping[str, str] | None = None) -> Path:
+    """Where this machine keeps its own state for a PostgreSQL home (services' state files):
+    ``$XDG_STATE_HOME/mlreg/postgresql/<host>-<port>-<dbname>`` (``~/.local/state/...``)."""
+    env = os.environ if env is None else env
+    base = Path(env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")).expanduser()
+    import re
+
+    host = location.host.strip("/") or "localhost"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{host}-{location.port}-{location.dbname}")
+    return base / "mlreg" / "postgresql" / ("_" + name if name.startswith(".") else name)

@@ -1,15 +1,23 @@
 """The Session: where registries live (home), where packages go (stage), who acts (role).
 
 Mirrors the seed: ``Session.builder.configs(login_options()).create()``.
+
+A home is a directory (a DuckDB file per registry) or a PostgreSQL URL (a schema per
+registry, shared by every machine that reaches the server). The password of a
+PostgreSQL home stays inside the session: ``home`` and every URL it hands out are
+without it; :meth:`Session.open_store` passes it to the store.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlreg import config
 from mlreg.names import validate_name
+
+if TYPE_CHECKING:
+    from mlreg.store import MetadataStore
 
 
 def login_options(connection_name: str | None = None) -> dict[str, Any]:
@@ -32,11 +40,28 @@ class Session:
         return self._settings
 
     @property
-    def home(self) -> Path:
+    def home(self) -> Path | str:
+        """A directory, or a PostgreSQL URL (without its password)."""
         return self._settings.home
 
     @property
+    def state_dir(self) -> Path:
+        """Where this machine keeps local state for the home (services' state files): the
+        home itself when it is a directory, else a directory of this machine's
+        (``$XDG_STATE_HOME/mlreg/postgresql/...``)."""
+        return self._settings.state_dir or Path(self._settings.home)
+
+    @property
     def stage(self) -> str:
+        """Where packages go. A PostgreSQL home has no default stage: every machine must
+        read what any of them logs, so the stage must be named (InvalidInput if not)."""
+        if not self._settings.stage:
+            from mlreg.errors import InvalidInput
+
+            raise InvalidInput(
+                f"registry home {self._settings.home} is a PostgreSQL database shared by machines, and no stage is "
+                "set: packages must go where every machine can read them; set --stage, MLREG_STAGE or stage = "
+                "\"...\" in the connection (e.g. s3://bucket/prefix, or a directory every machine mounts)")
         return self._settings.stage
 
     @property
@@ -57,8 +82,14 @@ class Session:
 
         return store_url(self.home, validate_name(database_name or self.database, "database name"))
 
+    def open_store(self, database_name: str | None = None) -> "MetadataStore":
+        """The metadata store of the registry ``database_name`` (with the home's password)."""
+        from mlreg.store import open_store
+
+        return open_store(self.store_url(database_name), password=self._settings.home_password)
+
     def __repr__(self) -> str:
-        return f"Session(home={str(self.home)!r}, stage={self.stage!r}, role={self.role!r})"
+        return f"Session(home={str(self.home)!r}, stage={self._settings.stage!r}, role={self.role!r})"
 
     class _Builder:
         def __init__(self) -> None:

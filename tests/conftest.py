@@ -29,11 +29,13 @@ def hermetic_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # per-machine state of PostgreSQL homes
     monkeypatch.setenv("MLREG_LOCK_TIMEOUT", "30")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("TERM", "dumb")
-    for var in ("MLREG_CONNECTION", "MLREG_DATABASE", "MLREG_ROLE", "GITHUB_ACTIONS", "GITLAB_CI"):
+    for var in ("MLREG_CONNECTION", "MLREG_DATABASE", "MLREG_ROLE", "GITHUB_ACTIONS", "GITLAB_CI", "PGPASSWORD",
+                "PGPASSFILE", "PGUSER", "PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE", "PGOPTIONS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return home

@@ -9,7 +9,6 @@ Commands are thin: parse, one call into the core, render through
 """
 
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +18,7 @@ from mlreg.cli.lazy import LazyGroup
 
 #: the command modules, in the order their commands are listed (see scripts/gen_docs.py)
 COMMAND_MODULES = [
-    "registry", "models", "tags", "metrics", "history", "maintenance",
+    "registry", "copying", "models", "tags", "metrics", "history", "maintenance",
     "serve", "deploy", "predict", "sql",
 ]
 
@@ -57,9 +56,10 @@ def root(
     connection: Annotated[Optional[str], typer.Option(
         "--connection", "-c", metavar="NAME", rich_help_panel=GLOBAL,
         help="Named connection of the config file (env MLREG_CONNECTION).")] = None,
-    home: Annotated[Optional[Path], typer.Option(
-        "--home", metavar="DIR", rich_help_panel=GLOBAL,
-        help="Directory that holds the registry files (env MLREG_HOME).")] = None,
+    home: Annotated[Optional[str], typer.Option(
+        "--home", metavar="DIR|URL", rich_help_panel=GLOBAL,
+        help="Directory that holds the registry files, or a postgresql://USER@HOST[:PORT]/DBNAME URL "
+             "of a shared registry database (env MLREG_HOME).")] = None,
     stage: Annotated[Optional[str], typer.Option(
         "--stage", metavar="URL", rich_help_panel=GLOBAL,
         help="Stage directory or fsspec URL for model packages (env MLREG_STAGE).")] = None,

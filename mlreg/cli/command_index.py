@@ -11,6 +11,8 @@ from mlreg.cli.lazy import Entry
 COMMANDS: list[Entry] = [
     ('create', 'registry', 'Registry',
      'Create the registry, or upgrade an older one.'),
+    ('copy', 'copying', 'Registry',
+     'Copy this registry, whole, to another home: every model version with its ID,\ncreation time and role, context, description, tags, metrics, signatures and\ndeployment records, and its complete history.'),
     ('log', 'models', 'Models',
      'Log a model: package it, store it on the stage and register it.'),
     ('list', 'models', 'Models',

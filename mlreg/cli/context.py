@@ -35,7 +35,7 @@ class State:
     """The global options of one invocation."""
 
     connection: str | None = None
-    home: Path | None = None
+    home: str | Path | None = None
     stage: str | None = None
     database: str | None = None
     role: str | None = None

@@ -83,4 +83,4 @@ class RegistryCore:
         from mlreg.deploy.base import PlatformContext
 
         return PlatformContext(registry=self.url, database=self.database, stage=self.session.stage,
-                               home=self.session.home, stage_options=self.session.stage_options)
+                               home=self.session.state_dir, stage_options=self.session.stage_options)

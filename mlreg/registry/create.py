@@ -6,7 +6,6 @@ import warnings
 
 from mlreg.names import validate_name
 from mlreg.session import Session
-from mlreg.store import open_store
 
 
 class RegistryExistsWarning(UserWarning):
@@ -21,7 +20,7 @@ def create_model_registry(session: Session, database_name: str | None = None) ->
     older schema is then upgraded). A registry written by a newer mlreg is refused.
     """
     name = validate_name(database_name or session.database, "database name")
-    store = open_store(session.store_url(name))
+    store = session.open_store(name)
     created, applied = store.create_or_upgrade()
     if not created:
         detail = f"; upgraded its schema ({', '.join(applied)})" if applied else ""

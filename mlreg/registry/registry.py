@@ -25,11 +25,12 @@ from mlreg.registry.metadata import Metadata
 from mlreg.registry.versions import Versions
 from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
-from mlreg.store import MetadataStore, open_store
+from mlreg.store import MetadataStore
 
 if TYPE_CHECKING:
     from mlreg.store.base import Relation
 
+    from mlreg.registry.copying import CopyResult
     from mlreg.runtime.spec import ScoringSpec
     from mlreg.stage import Stage, StageEntry
 
@@ -49,7 +50,7 @@ class ModelRegistry:
         clock: Callable[[], datetime] | None = None,
     ):
         database = validate_name(database_name or session.database, "database name")
-        store = open_store(session.store_url(database))
+        store = session.open_store(database)
         if not store.exists():
             if create_if_not_exists:
                 store.create_or_upgrade()
@@ -275,6 +276,19 @@ class ModelRegistry:
         changes nothing in the registry). Returns the result of the last statement,
         materialized, or None when it has none. What `mlreg sql` runs."""
         return self._deployments.sql(query, self.list_models(), self.get_history())
+
+    # -- copying ------------------------------------------------------------------------------
+    def copy_to(self, to_home: str | Path, database_name: str | None = None, to_stage: str | None = None,
+                to_stage_options: Mapping[str, Any] | None = None) -> "CopyResult":
+        """Copy this registry, whole (every version, deployment record and event, unchanged),
+        to the registry ``database_name`` (default: this one's name) of another home: a
+        directory or a PostgreSQL URL. Packages stay where they are unless ``to_stage`` is
+        given (then they are copied there and verified). Safe to run again after an
+        interruption; a conflicting target is refused (AlreadyExists) before anything is
+        written. What `mlreg copy` does."""
+        from mlreg.registry.copying import copy_registry
+
+        return copy_registry(self, str(to_home), database_name, to_stage, to_stage_options)
 
     # -- housekeeping -------------------------------------------------------------------------
     def export_package(self, model_name: str, model_version: str, dest: str | Path) -> ModelRow:

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from mlreg.errors import MlregError
-from mlreg.records import Change, Deployment, ModelRow, NewVersion
+from mlreg.records import Change, Deployment, Event, ModelRow, NewVersion
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,6 +107,15 @@ class StoreReader(ABC):
     def deployments(self, model_id: str | None = None, platform: str | None = None) -> list[Deployment]:
         """Recorded deployments (of one model version, of one platform), ordered by name."""
 
+    # -- whole-registry reads (what `mlreg copy` reads) --------------------------------------
+    @abstractmethod
+    def export_versions(self) -> list[NewVersion]:
+        """Every registered version with every field as registered, in registration order."""
+
+    @abstractmethod
+    def events(self) -> list[Event]:
+        """Every event of the history, in order."""
+
 
 class StoreWriter(StoreReader):
     """One unit of work. Reads see its own writes; nothing is visible to others (and
@@ -146,6 +155,20 @@ class StoreWriter(StoreReader):
     def remove_deployment(self, name: str, changes: list[Change]) -> None:
         """Remove a deployment record, with the events that go with it (about the model
         version it belonged to, when that still exists)."""
+
+    # -- whole-registry writes (what `mlreg copy` writes) ------------------------------------
+    @abstractmethod
+    def import_version(self, version: NewVersion | None, events: list[Event], deployments: list[Deployment],
+                       keep_event_ids: bool) -> None:
+        """Add a version copied from another registry, as it was there: its row (None for a
+        version deleted there, of which only the history is copied), its events (with
+        their sequence numbers when ``keep_event_ids``, else numbered after the last event
+        here, in order), the current values they add up to, and its deployment records."""
+
+    @abstractmethod
+    def sync_event_ids(self) -> None:
+        """Make the next event number follow the highest one present (after imports that
+        kept their numbers)."""
 
 
 class MetadataStore(ABC):

@@ -10,8 +10,15 @@ import pytest
 
 from mlreg.store import open_store
 
+def _postgresql(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The registry MODEL_REGISTRY in a new database of the session's PostgreSQL server."""
+    server = request.getfixturevalue("pg_server")
+    return server.url(server.new_database()) + "#MODEL_REGISTRY"
+
+
 STORE_URLS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {
     "duckdb": lambda tmp_path, request: str(tmp_path / "registry" / "MODEL_REGISTRY.duckdb"),
+    "postgresql": _postgresql,
 }
 
 

@@ -315,3 +315,42 @@ def test_inflight_markers_are_seen_from_other_processes_and_die_with_theirs(stor
         holder.wait(timeout=60)
         holder.stdout.close()
         holder.stdin.close()
+
+
+# -- copying between registries -------------------------------------------------------------------
+def test_a_registry_exported_and_imported_is_the_same(store, store_url, tmp_path, request):
+    from tests.store.conftest import STORE_URLS
+
+    v1, v2 = version("m", "1"), version("m", "2")
+    register(store, v1, description="d", tags={"stage": "dev"}, metrics={"acc": 0.5})
+    register(store, v2, at=T0 + timedelta(seconds=1))
+    with store.write("bob", T0) as w:
+        w.set_attribute(w.version("m", "1"), TAG, "stage", '"prod"')
+        w.add_deployment(deployment(v1, "d1"), [Change(SET, DEPLOYMENT, "d1", None, "{}")])
+        w.delete_version(w.version("m", "2"), delete_artifact=True)
+    with store.read() as r:
+        versions, history, deps = r.export_versions(), r.events(), r.deployments()
+    from dataclasses import replace
+
+    assert [v.id for v in versions] == [v1.id]
+    assert versions[0].manifest["nan"] != versions[0].manifest["nan"]  # NaN survives
+    assert replace(versions[0], manifest={}) == replace(v1, manifest={})  # every other field as registered
+    assert [e.event_id for e in history] == sorted(e.event_id for e in history)
+
+    target = open_store(STORE_URLS[request.node.callspec.params["store_url"]](tmp_path / "copy", request))
+    target.create_or_upgrade()
+    with target.write("copier", T0) as w:
+        for model_id in [v1.id, v2.id]:
+            w.import_version(next((v for v in versions if v.id == model_id), None),
+                             [e for e in history if e.model_id == model_id], [d for d in deps if d.model_id == model_id],
+                             keep_event_ids=True)
+        w.sync_event_ids()
+    with target.read() as r:
+        assert r.events() == history
+        assert [(v.id, v.name, v.files, v.creation_time, v.input_spec) for v in r.export_versions()] == [
+            (v1.id, "m", v1.files, T0, v1.input_spec)]
+        assert r.attributes(v1.id, TAG) == {"stage": '"prod"'} and r.attributes(v1.id, METRIC) == {"acc": "0.5"}
+        assert r.listing_row(v1.id)["DESCRIPTION"] == "d" and r.deployments() == deps
+    with target.write("bob", T0) as w:  # numbering goes on after the copied events
+        w.set_attribute(w.version("m", "1"), TAG, "stage", '"x"')
+    assert events(target)[-1]["EVENT_ID"] > history[-1].event_id

@@ -16,7 +16,7 @@ import duckdb
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import AlreadyExists
-from mlreg.records import DELETION, DEPLOYMENT, DROP, Change, Deployment, ModelRow, NewVersion
+from mlreg.records import DELETION, DEPLOYMENT, DROP, Change, Deployment, Event, ModelRow, NewVersion
 from mlreg.store.base import StoreReader, StoreWriter
 from mlreg.store.duckdb import attributes
 
@@ -77,6 +77,21 @@ class DuckDBReader(StoreReader):
             params.append(platform)
         sql = _DEPLOYMENT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY name"
         return [_deployment(r) for r in self._con.execute(sql, params).fetchall()]
+
+
+    def export_versions(self) -> list[NewVersion]:
+        rows = self._con.execute(
+            "SELECT m.id, m.name, m.version, m.type, m.uri, m.creation_time, m.creation_role, m.creation_context,"
+            " m.creation_environment_spec, m.input_spec, m.output_spec, m.manifest, m.files"
+            " FROM listing l JOIN models m ON m.id = l.id ORDER BY l.rowid").fetchall()
+        return [NewVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *(json.loads(x) if x else {} for x in r[7:11]),
+                           json.loads(r[11]), json.loads(r[12])) for r in rows]
+
+    def events(self) -> list[Event]:
+        rows = self._con.execute(
+            "SELECT event_id, event_timestamp, model_id, model_name, model_version, role, operation,"
+            " attribute_name, key, old_value, new_value FROM events ORDER BY event_id").fetchall()
+        return [Event(*r) for r in rows]
 
 
 class DuckDBWriter(DuckDBReader, StoreWriter):
@@ -171,3 +186,44 @@ class DuckDBWriter(DuckDBReader, StoreWriter):
             return
         for change in changes:
             self._append(row, change)
+
+    # -- copying between registries ----------------------------------------------------------
+    def import_version(self, version: NewVersion | None, events: list[Event], deployments: list[Deployment],
+                       keep_event_ids: bool) -> None:
+        from mlreg.store.replay import current_values
+
+        v = version
+        if v is not None:
+            self._con.execute(
+                "INSERT INTO models (id, name, version, type, uri, creation_time, creation_role, creation_context,"
+                " creation_environment_spec, input_spec, output_spec, manifest, files)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [v.id, v.name, v.version, v.type, v.uri, v.creation_time, v.creation_role,
+                 json.dumps(v.creation_context), json.dumps(v.environment), json.dumps(v.input_spec),
+                 json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
+        imported = []
+        for e in events:
+            values = [e.timestamp, e.model_id, e.model_name, e.model_version, e.role, e.operation, e.attribute,
+                      e.key, e.old_value, e.new_value]
+            if keep_event_ids:
+                self._con.execute(
+                    "INSERT INTO events (event_id, event_timestamp, model_id, model_name, model_version, role,"
+                    " operation, attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [e.event_id, *values])
+                imported.append(e)
+            else:
+                new_id = self._con.execute(_EVENT, values).fetchall()[0][0]
+                imported.append(Event(new_id, *values))
+        if v is not None:
+            attributes.register(self._con, v.id, current_values(imported))
+        for d in deployments:
+            self._con.execute(
+                "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
+                 json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details), d.created_time, d.role])
+
+    def sync_event_ids(self) -> None:
+        top = self._con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0]
+        current = self._con.execute("SELECT nextval('event_seq')").fetchall()[0][0]
+        if current < top:  # DuckDB has no setval: draw the numbers in between
+            self._con.execute("SELECT max(nextval('event_seq')) FROM range(?)", [top - current])
