@@ -25,7 +25,7 @@ from mlreg import functions as F
 from mlreg.errors import InvalidInput
 from mlreg.frame import Column, DataFrame, GroupedData, Row
 from mlreg.frame.dataframe import format_table
-from mlreg.store import migrations
+from mlreg.store.duckdb import migrations
 
 MODELS = [
     ("a1b2", "my_model", "101", "2024-05-01 10:00:00+00", "My awesome ML model",
