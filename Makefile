@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # under .venv/node, where tests/fixtures/azure.py looks for it
 AZURITE_VERSION := 3.37.0
 
-.PHONY: demo test test-fast test-packaging bench bench-quick bench-compare docs clean
+.PHONY: demo test lint test-fast test-packaging bench bench-quick bench-compare docs clean
 
 # Installs print one line; pip's output goes to a log that is printed only when a step fails.
 # `quietly LOG CMD...` runs CMD with its output appended to LOG.
@@ -30,9 +30,15 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 # the tests start a private PostgreSQL server: its binaries must be installed (installed here if missing)
-test: $(STAMP)
+test: $(STAMP) lint
 	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+
+# guard rails (README, Development): style and bugs, types, and the layers of the package
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test-fast: $(STAMP)
 	@bash scripts/ensure_postgres.sh

@@ -8,7 +8,12 @@ Imports in fresh processes, connect + close, a small write transaction (a row lo
 upsert), and 100,000 listing-shaped rows into a DuckDB table: psycopg's COPY as CSV read
 by DuckDB, psycopg rows through pyarrow, ADBC's Arrow result. It creates two tables
 (bench_listing, bench_w) in the database it is given."""
-import os, statistics, subprocess, sys, tempfile, time, json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 URL = sys.argv[1]
 N = 100_000
 

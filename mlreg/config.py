@@ -184,7 +184,7 @@ def default_home(start: Path | None = None) -> Path:
 def default_role() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no user database entry (some containers)
+    except Exception:  # noqa: BLE001 - no user database entry (some containers)
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 

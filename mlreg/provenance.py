@@ -30,7 +30,7 @@ def installed_version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-    except Exception:  # a broken distribution's metadata
+    except Exception:  # noqa: BLE001 - a broken distribution's metadata
         return None
 
 

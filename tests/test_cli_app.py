@@ -180,7 +180,7 @@ def test_python_warnings_become_one_line(cli, logged, monkeypatch):
     original = ModelRegistry.get_tags
 
     def warn(self, *a, **k):
-        warnings.warn("first line\nsecond line", UserWarning)
+        warnings.warn("first line\nsecond line", UserWarning, stacklevel=2)
         return original(self, *a, **k)
 
     monkeypatch.setattr(ModelRegistry, "get_tags", warn)

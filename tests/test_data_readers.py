@@ -46,11 +46,13 @@ def test_one_table_of_extensions():
 
 
 def test_deploy_reads_through_the_same_functions():
-    from mlreg.deploy import frames
+    from mlreg.data import writers
+    from mlreg.deploy import frames, warehouse
 
+    assert warehouse.readers is readers and warehouse.writers is writers
     for name in ("EXTENSIONS", "FORMATS", "sniff", "format_of", "check_input", "connect", "read_file",
-                 "parquet_file", "parquet_batches", "spooled", "first_line", "read_error"):
-        assert getattr(frames, name) is getattr(readers, name)
+                 "parquet_file", "parquet_batches", "spooled", "first_line", "read_error", "write_file"):
+        assert not hasattr(frames, name)  # no second reader or writer under deploy
 
 
 @pytest.mark.parametrize(("content", "fmt"), [

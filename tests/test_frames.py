@@ -388,7 +388,7 @@ def test_column_has_no_truth_value_and_a_readable_repr():
 def _outcome(make: Callable[[], Any]) -> Any:
     try:
         return ("ok", make())
-    except Exception as exc:  # comparing with Snowpark: which exception type, not why
+    except Exception as exc:  # noqa: BLE001 - comparing with Snowpark: which exception type, not why
         return ("raises", type(exc).__name__)
 
 

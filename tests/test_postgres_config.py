@@ -54,7 +54,7 @@ def test_a_url_home_keeps_its_password_apart_and_its_state_per_machine(tmp_path,
     session = mlreg.Session.builder.configs(mlreg.login_options()).create()  # the round trip keeps the password
     assert session.settings.home_password == "pw@x" and session.state_dir == settings.state_dir
     with pytest.raises(InvalidInput, match="no stage is set"):
-        session.stage
+        _ = session.stage
     assert "pw" not in repr(session)
 
 

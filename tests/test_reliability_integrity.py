@@ -201,7 +201,7 @@ def test_corrupt_registry_file_is_an_integrity_error_for_every_operation(kind, m
         "gc": lambda: registry.gc(dry_run=True),
         "create_model_registry": lambda: model_registry.create_model_registry(registry.session),
     }
-    for name, op in operations.items():
+    for _name, op in operations.items():
         with pytest.raises(IntegrityError, match="corrupt|not a valid"):
             op()
     assert fingerprint(hermetic_env) == before

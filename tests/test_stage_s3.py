@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MlregError
+from mlreg.errors import InvalidInput, MlregError
 from mlreg.stage import open_stage, progress, transfer
-from mlreg.stage.remote import COMMIT, RemoteStage, open_remote_stage
+from mlreg.stage.remote import RemoteStage, open_remote_stage
 from tests.fixtures.progress import Recorder
 from tests.fixtures.s3 import QUICK, DUMMY_SECRET, free_port, stage_options
 

@@ -31,7 +31,7 @@ def _quietly(fetch: Callable[[typer.Context], list[str]]) -> Callable[[typer.Con
     def complete(ctx: typer.Context, incomplete: str) -> list[str]:
         try:
             values = fetch(ctx)
-        except Exception:  # no registry, busy, bad config: no suggestions
+        except Exception:  # noqa: BLE001 - no registry, busy, bad config: no suggestions
             return []
         return sorted(v for v in set(values) if v.startswith(incomplete))
 

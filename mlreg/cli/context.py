@@ -108,7 +108,7 @@ def funnel(func: F) -> F:
             raise typer.Exit(BROKEN_PIPE_EXIT) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except Exception as exc:  # a bug, or an OS error nobody translated
+        except Exception as exc:  # noqa: BLE001 - a bug, or an OS error nobody translated
             if state.verbose:
                 _print_traceback()
             hint = "" if state.verbose else " (run with --verbose for the traceback)"

@@ -42,11 +42,16 @@ def _registrations(module: str) -> typer.Typer:
     return scratch
 
 
+def _command_name(info: Any) -> str:
+    """The name Typer gives a registered command: its own, or its function's."""
+    return str(info.name or typer.main.get_command_name(info.callback.__name__))
+
+
 def _convert(scratch: typer.Typer, name: str, group: "LazyGroup") -> Any:
     """Typer's Click command for ``name`` of a scratch app, converted alone, with the
     settings the root group was built with."""
     for info in scratch.registered_commands:
-        if (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+        if _command_name(info) == name:
             return typer.main.get_command_from_info(
                 info, pretty_exceptions_short=group.pretty_exceptions_short,
                 rich_markup_mode=group.rich_markup_mode)
@@ -67,9 +72,9 @@ def build_index(modules: list[str]) -> list[Entry]:
         before = len(scratch.registered_commands), len(scratch.registered_groups)
         importlib.import_module(f"{PACKAGE}.{module}").register(scratch)
         for info in scratch.registered_commands[before[0]:]:
-            owner[info.name or typer.main.get_command_name(info.callback.__name__)] = module
+            owner[_command_name(info)] = module
         for ginfo in scratch.registered_groups[before[1]:]:
-            owner[ginfo.name] = module
+            owner[str(ginfo.name)] = module
     root = typer.main.get_group(scratch)
     entries = []
     for name, cmd in root.commands.items():
@@ -140,7 +145,7 @@ class LazyGroup(typer.core.TyperGroup):
 
     def __init__(self, **attrs: Any):
         super().__init__(**attrs)
-        self.commands = _Commands(self, self.commands)
+        self.commands: _Commands = _Commands(self, self.commands)
         self._listing = False
         self._stubs: dict[str, typer.core.TyperCommand] = {}
 

@@ -98,10 +98,10 @@ def _with_iso_times(data: Table, timespec: str) -> Table:
     at = [i for i, c in enumerate(data.columns) if c in data.utc_columns]
     rows = []
     for row in data.rows:
-        row = list(row)
+        cells = list(row)
         for i in at:
-            row[i] = _utc_iso(row[i], timespec)
-        rows.append(tuple(row))
+            cells[i] = _utc_iso(cells[i], timespec)
+        rows.append(tuple(cells))
     return Table(data.columns, rows, data.json_columns, data.json_compact)
 
 
@@ -156,7 +156,7 @@ def _encode_string(text: str) -> str:
     global _encode_string
     from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is
 
-    _encode_string = encode_basestring  # this runs for every string cell: import once
+    _encode_string = encode_basestring  # type: ignore[assignment]  # this runs for every string cell: import once
     return encode_basestring(text)
 
 

@@ -88,7 +88,7 @@ def _column_feature(name: str, col: "pd.Series") -> FeatureSpec:
             return _object_feature(name, col.to_numpy(dtype=object))
         if pa.types.is_decimal(at):
             return FeatureSpec(name, DataType.DOUBLE)
-    if dtype == object:
+    if dtype == object:  # noqa: E721 - NumPy dtype equality, not a type check
         return _object_feature(name, col.to_numpy())
     try:
         return FeatureSpec(name, DataType.from_numpy_kind(dtype))
@@ -126,7 +126,9 @@ def _object_feature(name: str, values: Any) -> FeatureSpec:
     if len(kinds) != 1 or None in kinds:
         found = sorted({type(v).__name__ for v in cells})
         raise InvalidInput(f"column {name!r} mixes values of types {', '.join(found)}; a feature has one type")
-    return FeatureSpec(name, kinds.pop())
+    kind = kinds.pop()
+    assert kind is not None  # refused above
+    return FeatureSpec(name, kind)
 
 
 def _python_kind(v: Any) -> DataType | None:

@@ -111,6 +111,15 @@ def read_file(con: "duckdb.DuckDBPyConnection", path: str | Path, fmt: str | Non
         raise InvalidInput(f"cannot read input {path} as {fmt}: {read_error(e)}") from None
 
 
+def read_table(path: str | Path, fmt: str | None = None) -> "pa.Table":
+    """A whole Parquet, CSV or JSON file as an Arrow table (see :func:`read_file`)."""
+    con = connect()
+    try:
+        return read_file(con, path, fmt).to_arrow_table()
+    finally:
+        con.close()
+
+
 def parquet_file(path: str | Path) -> Any:
     """A Parquet file opened by pyarrow (it streams column-pruned batches faster than a
     DuckDB scan turned into Arrow)."""

@@ -121,7 +121,8 @@ class FeatureSpec:
         nullable = d.get("nullable", True)
         if not isinstance(nullable, bool):
             raise InvalidInput(f"feature {d['name']!r}: nullable must be true or false")
-        return cls(name=d["name"], dtype=_data_type(d["name"], d["type"]), shape=shape, nullable=nullable)
+        return cls(name=d["name"], dtype=_data_type(d["name"], d["type"]), shape=tuple(shape) if shape is not None else None,
+                   nullable=nullable)
 
 
 def _data_type(name: Any, value: Any) -> DataType:

@@ -73,6 +73,13 @@ def _rows(arr: Any) -> list[Any]:
     return list(arr) if arr.ndim > 1 else arr
 
 
+def arrow_to_relation(table: Any) -> Any:
+    """An Arrow table as a DuckDB relation of a private in-memory connection."""
+    from mlreg.data.readers import connect
+
+    return connect().from_arrow(table)
+
+
 def arrow_to_pandas(table: Any) -> "pd.DataFrame":
     """Keep integer, boolean and string columns with nulls as pandas' nullable dtypes
     (the default conversion would turn an int column with a null into float64)."""

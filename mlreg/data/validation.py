@@ -78,7 +78,7 @@ def _scalar_column(col: "pd.Series", f: "FeatureSpec", nulls: Any) -> "pd.Series
 
     target = f.dtype
     dtype = col.dtype
-    if dtype == object or isinstance(dtype, pd.StringDtype):
+    if dtype == object or isinstance(dtype, pd.StringDtype):  # noqa: E721 - NumPy dtype equality
         return _object_column(col, f, nulls)
     if isinstance(dtype, pd.CategoricalDtype):
         return _scalar_column(col.astype(dtype.categories.dtype), f, nulls)

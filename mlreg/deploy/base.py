@@ -70,15 +70,10 @@ class Platform(ABC):
                      output: Path, output_format: str | None = None) -> int:
         """Score a Parquet/CSV/JSON file into a file (written whole or not at all);
         returns the rows written. Platforms that can stream override this."""
-        from mlreg.deploy import frames
+        from mlreg.data import readers, writers
 
-        con = frames.connect()
-        try:
-            table = frames.read_file(con, source).to_arrow_table()
-        finally:
-            con.close()
-        result = self.predict(ctx, spec, deployment, table)
-        return frames.write_file(result.schema, result.to_batches(), output, output_format)
+        result = self.predict(ctx, spec, deployment, readers.read_table(source))
+        return writers.write_file(result.schema, result.to_batches(), output, output_format)
 
     def status(self, deployment: Deployment) -> str:
         """'running', 'stopped', 'unhealthy' or 'ready' (a warehouse function needs no process)."""

@@ -86,7 +86,7 @@ def positional(body: Callable[..., Any], n: int) -> Callable[..., Any]:
 
 
 def register(con: "duckdb.DuckDBPyConnection", name: str, fn: Any, signature: "ModelSignature") -> None:
-    con.create_function(
+    con.create_function(  # type: ignore[call-overload]  # DuckDB's stubs lack type="arrow" with side_effects
         name, fn, [duckdb_type(f) for f in signature.inputs], return_type(signature),
         type="arrow", null_handling="special", side_effects=False,
     )

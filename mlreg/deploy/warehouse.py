@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from mlreg.data import readers, writers
 from mlreg.deploy import frames, sql_functions
 from mlreg.deploy.base import Deployment, Platform, PlatformContext
 from mlreg.deploy.options import check_known, parse_bool
@@ -33,6 +34,7 @@ from mlreg.runtime.spec import ScoringSpec
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
     from mlreg.stage import Stage
 
@@ -143,18 +145,18 @@ class WarehousePlatform(Platform):
             schema, batches = _scored(scorer, data.schema, data.to_batches(max_chunksize=rows), with_inputs)
             return pa.Table.from_batches(list(batches), schema=schema)
         if kind == "relation":
-            return frames.to_relation(*_scored(scorer, *_relation_source(scorer, data, with_inputs), with_inputs))
+            return _to_relation(*_scored(scorer, *_relation_source(scorer, data, with_inputs), with_inputs))
         with _file_source(scorer, deployment, data, with_inputs) as (input_schema, source):
-            return frames.to_relation(*_scored(scorer, input_schema, source, with_inputs))
+            return _to_relation(*_scored(scorer, input_schema, source, with_inputs))
 
     def predict_file(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, source: Path,
                      output: Path, output_format: str | None = None) -> int:
         """Score a file into a file, streaming large batches; returns the rows written."""
         scorer = scorer_for(spec)
         with_inputs = bool(deployment.options.get("output_with_input_features"))
-        fmt = output_format or frames.format_of(output, "output")
+        fmt = output_format or readers.format_of(output, "output")
         with _file_source(scorer, deployment, source, with_inputs) as (input_schema, batches):
-            return frames.write_file(*_scored(scorer, input_schema, batches, with_inputs), output, fmt)
+            return writers.write_file(*_scored(scorer, input_schema, batches, with_inputs), output, fmt)
 
     def delete(self, ctx: PlatformContext, deployment: Deployment) -> None:
         forget(deployment.name, deployment.model_id)
@@ -175,6 +177,20 @@ def _scored(scorer: Scorer, input_schema: Any, source: Iterable[Any], with_input
     return schema, frames.scored_batches(source, scorer.score, columns, scorer.input_names, with_inputs)
 
 
+def _to_relation(schema: "pa.Schema", batches: Iterable["pa.RecordBatch"]) -> "duckdb.DuckDBPyRelation":
+    """Scored batches as a relation over an in-memory table of their own."""
+    capture = writers.Capture()
+    con = readers.connect()
+    con.register("scored", writers.reader(schema, capture.wrap(batches)))
+    try:
+        con.execute("CREATE TABLE predictions AS SELECT * FROM scored")
+    except Exception as e:  # noqa: BLE001 - translated below
+        con.close()
+        capture.reraise(e, "scoring failed")
+    con.unregister("scored")
+    return con.table("predictions")
+
+
 def _relation_source(scorer: Scorer, rel: "duckdb.DuckDBPyRelation", with_inputs: bool) -> tuple[Any, Iterable[Any]]:
     import duckdb
 
@@ -184,7 +200,7 @@ def _relation_source(scorer: Scorer, rel: "duckdb.DuckDBPyRelation", with_inputs
     try:
         source = rel.to_arrow_reader(batch_rows(len(columns)))
     except duckdb.Error as e:
-        raise InvalidInput(f"cannot read input: {frames.read_error(e)}") from None
+        raise InvalidInput(f"cannot read input: {readers.read_error(e)}") from None
     return source.schema, _read(source)
 
 
@@ -193,21 +209,21 @@ def _file_source(scorer: Scorer, deployment: Deployment, path: Any, with_inputs:
     """The schema and batches of a file: Parquet through pyarrow (read in order, only the
     needed columns), CSV and JSON through DuckDB's readers (keep_order=False lets DuckDB
     read them in parallel without restoring the order)."""
-    fmt = frames.format_of(frames.check_input(path))
+    fmt = readers.format_of(readers.check_input(path))
     rows = batch_rows(len(scorer.input_names))
     if fmt == "parquet":
-        pf = frames.parquet_file(path)
+        pf = readers.parquet_file(path)
         schema = pf.schema_arrow
         columns = scorer.input_columns([str(n) for n in schema.names])
         if not with_inputs:
             schema = _pa_schema([schema.field(c) for c in columns])
-        yield schema, frames.parquet_batches(pf, path, rows, None if with_inputs else columns)
+        yield schema, readers.parquet_batches(pf, path, rows, None if with_inputs else columns)
         return
-    con = frames.connect()
+    con = readers.connect()
     try:
         if not deployment.options.get("keep_order", True):
             con.execute("SET preserve_insertion_order = false")
-        yield _relation_source(scorer, frames.read_file(con, path, fmt), with_inputs)
+        yield _relation_source(scorer, readers.read_file(con, path, fmt), with_inputs)
     finally:
         con.close()
 
@@ -230,7 +246,7 @@ def _read(source: Any) -> Iterable[Any]:
         except StopIteration:
             return
         except (duckdb.Error, pa.ArrowException, OSError) as e:  # DuckDB's errors reach us through Arrow
-            raise InvalidInput(f"cannot read input: {frames.read_error(e)}") from None
+            raise InvalidInput(f"cannot read input: {readers.read_error(e)}") from None
         yield batch
 
 
@@ -262,7 +278,7 @@ def check_function_name(name: str, signature: Any) -> None:
     it would overload or fail to replace the built-in one."""
     import duckdb
 
-    con = frames.connect()
+    con = readers.connect()
     try:
         taken = con.execute(
             "SELECT 1 FROM duckdb_functions() WHERE lower(function_name) = lower(?) LIMIT 1", [name]
@@ -315,7 +331,7 @@ def run_sql(query: str, tables: dict[str, Any], functions: Iterable[tuple[Deploy
 
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("the SQL query is empty")
-    con = frames.connect()
+    con = readers.connect()
     for name, rel in tables.items():
         _copy_table(con, name, rel)
     failures: list[BaseException] = []
@@ -328,7 +344,7 @@ def run_sql(query: str, tables: dict[str, Any], functions: Iterable[tuple[Deploy
     except duckdb.Error as e:
         if failures:  # raised by a deployment's function: ours, with its own exit code
             raise failures[0] from None
-        raise InvalidInput(f"SQL error: {_udf_message(frames.first_line(e))}") from None
+        raise InvalidInput(f"SQL error: {_udf_message(readers.first_line(e))}") from None
     return con.table("result")
 
 

@@ -80,7 +80,7 @@ class Column:
 
     __slots__ = ("_build", "_alias", "_order")
 
-    def __init__(self, build: Build, alias: str | None = None, order: tuple[str, str] | None = None):
+    def __init__(self, build: Build, alias: str | None = None, order: tuple[str, str | None] | None = None):
         self._build = build
         self._alias = alias
         self._order = order

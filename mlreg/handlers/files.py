@@ -89,7 +89,8 @@ def _read_xgboost(path: Path) -> Any:
     booster = xgboost.Booster(model_file=str(path))
     sklearn_attrs = booster.attr("scikit_learn")
     kind = json.loads(sklearn_attrs).get("_estimator_type") if sklearn_attrs else None
-    cls = {"classifier": xgboost.XGBClassifier, "regressor": xgboost.XGBRegressor, "ranker": xgboost.XGBRanker}.get(kind)
+    classes = {"classifier": xgboost.XGBClassifier, "regressor": xgboost.XGBRegressor, "ranker": xgboost.XGBRanker}
+    cls = classes.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return booster
     model = cls()
@@ -191,10 +192,10 @@ def _kind(path: Path, type_name: str | None) -> str:
         return "pickle" if sniffed == "pickle" and kind in ("xgboost", "lightgbm") else kind
     if sniffed in ("torch", "keras", "lightgbm"):  # unmistakable contents win over a suffix
         return sniffed
-    kind = _SUFFIXES.get(path.suffix.lower()) or sniffed
-    if kind is None:
+    found = _SUFFIXES.get(path.suffix.lower()) or sniffed
+    if found is None:
         raise InvalidInput(
             f"cannot tell what kind of model file {path} is: name it .pkl/.joblib, .json/.ubj (XGBoost), "
             ".txt (LightGBM), .pt (PyTorch) or .keras, or pass --type"
         )
-    return kind
+    return found

@@ -46,7 +46,7 @@ def positional_arity(model: Any, method: str) -> int | None:
     if schema is not None:  # TorchScript
         return len([a for a in schema.arguments if a.name != "self" and not a.kwarg_only])
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = inspect.signature(fn).parameters.values()  # type: ignore[arg-type]  # None: TypeError
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_POSITIONAL for p in params):

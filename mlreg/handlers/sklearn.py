@@ -17,7 +17,7 @@ _DISTRIBUTIONS = {"xgboost": ["xgboost", "xgboost-cpu"], "lightgbm": ["lightgbm"
 def nested_packages(model: Any) -> list[str]:
     try:
         params = model.get_params(deep=True).values()
-    except Exception:
+    except Exception:  # noqa: BLE001 - probing a third-party object
         return []
     roots = {type(v).__module__.split(".")[0] for v in params if hasattr(v, "get_params")}
     return sorted(d for r in roots for d in _DISTRIBUTIONS.get(r, []))

@@ -21,7 +21,7 @@ BASE = "snowflake.ml.modeling.framework.base.BaseEstimator"
 def _model_signatures(model: Any) -> dict[str, Any] | None:
     try:
         sigs = getattr(model, "model_signatures", None)
-    except Exception:  # an unfitted estimator raises from the property
+    except Exception:  # noqa: BLE001 - an unfitted estimator raises from the property
         return None
     return sigs if isinstance(sigs, dict) and sigs else None
 
@@ -33,7 +33,7 @@ def _broken(model: Any, method: str) -> bool:
         return False
     try:
         inner = getattr(model, "_sklearn_object", None) or model.to_sklearn()
-    except Exception:
+    except Exception:  # noqa: BLE001 - probing a third-party object
         return False
     classes = getattr(inner, "classes_", None)
     return classes is not None and len(classes) == 2
@@ -87,7 +87,7 @@ class SnowparkHandler(PickledHandler):
         """Only the estimator's input columns are features (not its label columns)."""
         try:
             cols = list(model.get_input_cols())
-        except Exception:
+        except Exception:  # noqa: BLE001 - probing a third-party object
             return sample
         if cols and hasattr(sample, "columns"):
             missing = [c for c in cols if c not in sample.columns]

@@ -22,7 +22,7 @@ def fitted_names(model: Any) -> list[str] | None:
     """Feature names the estimator was fitted on (sklearn API), None when unnamed."""
     try:
         names = getattr(model, "feature_names_in_", None)
-    except Exception:  # some estimators raise NotFittedError from the property
+    except Exception:  # noqa: BLE001 - some estimators raise NotFittedError from the property
         return None
     return [str(n) for n in names] if names is not None else None
 
@@ -30,7 +30,7 @@ def fitted_names(model: Any) -> list[str] | None:
 def fitted_count(model: Any) -> int | None:
     try:
         n = getattr(model, "n_features_in_", None)
-    except Exception:
+    except Exception:  # noqa: BLE001 - probing a third-party object
         return None
     return int(n) if n is not None else None
 

@@ -79,7 +79,7 @@ def relax_traces(model: Any) -> None:
             args, kwargs = concrete.structured_input_signature
             try:
                 fn.get_concrete_function(*tf.nest.map_structure(_free_batch, args), **tf.nest.map_structure(_free_batch, kwargs))
-            except Exception:  # a function whose code needs a fixed batch size keeps its traces
+            except Exception:  # noqa: BLE001 - a function whose code needs a fixed batch size keeps its traces
                 continue
 
 

@@ -54,7 +54,7 @@ class XGBoostHandler(tabular.BoostingHandler):
             return False
         try:
             model.get_booster()
-        except Exception:  # not fitted
+        except Exception:  # noqa: BLE001 - not fitted
             return False
         return True
 

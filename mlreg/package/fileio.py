@@ -174,7 +174,7 @@ def _write_direct(fd: int, data: memoryview, offset: int, after_chunk: Callable[
                 written[k] = True
                 if report is not None:
                     report(base + pos + n)
-        except BaseException as e:  # re-raised in the calling thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(e)
         finally:
             view.release()
@@ -239,7 +239,7 @@ def fill(fd: int, jobs: Sequence[tuple[memoryview, int]]) -> None:
         try:
             for v, o in part:
                 _pread_exactly(fd, v, o)
-        except BaseException as e:  # re-raised in the calling thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(e)
 
     threads = [threading.Thread(target=run, args=(part,), name="mlreg-read", daemon=True) for part in runs[1:]]

@@ -191,7 +191,7 @@ def read_verified(path: Path, expected: str) -> str | None:
             return None
         index = _read_index(f, size)
         layout = _layout(f, index) if index is not None else None
-        if layout is None:
+        if index is None or layout is None:
             return None
         stream, buffers, _jobs, pieces = layout
         pieces.append(_read(f, index["stop"], size - index["stop"]))  # the index itself

@@ -63,7 +63,7 @@ def missing_module(what: str, module: str) -> UnreadableModel:
     top = module.split(".", 1)[0]
     extra = EXTRAS.get(top)
     hint = (f"pip install 'mlreg[{extra}]'" if extra else
-            f"install the package that provides it (or put it on the path, e.g. with --code-path)")
+            "install the package that provides it (or put it on the path, e.g. with --code-path)")
     return UnreadableModel(f"cannot read {what}: it needs the Python module {module!r}, which is not installed here: {hint}")
 
 

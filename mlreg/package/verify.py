@@ -75,7 +75,7 @@ def is_bytecode_cache(path: Path) -> bool:
             return False
         # code objects compare equal regardless of the file name they were compiled under
         return marshal.loads(data[16:]) == compile(src, str(source), "exec", dont_inherit=True, optimize=optimize)
-    except Exception:  # unreadable, not marshal data, source that does not compile
+    except Exception:  # noqa: BLE001 - unreadable, not marshal data, source that does not compile
         return False
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlreg.deploy.base import Deployment, Platform, get_platform, platform_of
 from mlreg.deploy.options import replace_requested
@@ -210,23 +210,23 @@ class Deployments:
         With ``output``, write the predictions there (format by extension unless
         ``output_format``), all or nothing, and return the number of rows; without,
         return them as a relation."""
-        from mlreg.deploy import frames
+        from mlreg.data import readers
 
         dep = self.get(deployment_name)
         if str(source) == "-":
             if input_stream is None:
                 raise InvalidInput("input '-' needs an input stream")
-            with frames.spooled(input_stream) as path:
+            with readers.spooled(input_stream) as path:
                 return self._predict_path(dep, path, output, output_format)
         return self._predict_path(dep, Path(source), output, output_format)
 
     def _predict_path(self, dep: Deployment, path: Path, output: str | Path | None, fmt: str | None) -> Any:
-        from mlreg.deploy import frames
+        from mlreg.data import readers
 
         if output is None:
             return self.predict(dep, path)
-        if fmt is not None and fmt not in frames.FORMATS:
-            raise InvalidInput(f"unknown output format {fmt!r}; known: {', '.join(frames.FORMATS)}")
+        if fmt is not None and fmt not in readers.FORMATS:
+            raise InvalidInput(f"unknown output format {fmt!r}; known: {', '.join(readers.FORMATS)}")
         spec = self.scoring_spec(dep)
         return get_platform(dep.platform).predict_file(self._core.platform_context(), spec, dep, path, Path(output), fmt)
 
@@ -244,7 +244,7 @@ class Deployments:
         shadowed = {d.name for d in temps}
         return self.frame(sorted([d for d in perm if d.name not in shadowed] + temps, key=lambda d: d.name))
 
-    def frame(self, deps: list[Deployment]) -> "Relation":
+    def frame(self, deps: Sequence[Deployment]) -> "Relation":
         """Deployments, with their status, as a relation."""
         from mlreg.store import relations
 

@@ -193,7 +193,7 @@ class RemoteStage(Stage):
             self._fs.info(self._container)
         except FileNotFoundError:
             return False
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
             return None  # the original error stands
         return True
 
@@ -311,7 +311,7 @@ class RemoteStage(Stage):
         try:  # best effort: the server may be the reason we are aborting
             if not self.exists(package_id):
                 self._remove(package_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
             pass
 
     # -- reading ------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def _s3_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int
                 future.cancel()
             try:
                 sync(fs.loop, fs._call_s3, "abort_multipart_upload", **common)
-            except Exception:
+            except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
                 pass  # the server may be why we are here; the prefix stays unpublished anyway
             raise
     return h.hexdigest(), sent
@@ -122,7 +122,7 @@ def _complete(fs: Any, common: dict[str, Any], parts: list[dict[str, Any]], size
         # fails although the first one completed: believe the object if it is all there
         try:
             head = sync(fs.loop, fs._call_s3, "head_object", Bucket=common["Bucket"], Key=common["Key"])
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
             head = {}
         if head.get("ContentLength") != size:
             raise
@@ -162,7 +162,7 @@ def _s3_stream(fs: Any, key: str) -> Iterator[bytes]:
                     raise
                 try:
                     sync(fs.loop, close, body)
-                except Exception:
+                except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
                     pass
                 body = sync(fs.loop, open_at, offset)
                 continue
@@ -173,7 +173,7 @@ def _s3_stream(fs: Any, key: str) -> Iterator[bytes]:
     finally:
         try:
             sync(fs.loop, close, body)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
             pass
 
 
@@ -204,14 +204,14 @@ def _drop(out: Any) -> None:
     """Abandon a half-written remote file without committing it."""
     try:
         out.discard()
-    except Exception:
+    except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
         pass
     try:
         out.closed = True  # fsspec buffered files would otherwise flush when collected
     except AttributeError:
         try:
             out.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
             pass
 
 

@@ -21,6 +21,7 @@ Backends: ``mlreg.store.duckdb`` (a DuckDB file per registry, the default).
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
@@ -62,6 +63,15 @@ def lock_timeout() -> float:
     except ValueError:
         raise MlregError(f"MLREG_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
     return max(value, 0.0)
+
+
+def exported_version(row: Any) -> NewVersion:
+    """A version as every backend exports it: the ``models`` columns id, name, version, type,
+    uri, creation_time, creation_role, then the JSON texts creation_context,
+    creation_environment_spec, input_spec, output_spec, manifest and files."""
+    context, environment, inputs, outputs = (json.loads(x) if x else {} for x in row[7:11])
+    return NewVersion(row[0], row[1], row[2], row[3], row[4], row[5], row[6], context, environment, inputs, outputs,
+                      json.loads(row[11]), json.loads(row[12]))
 
 
 @dataclass(frozen=True)

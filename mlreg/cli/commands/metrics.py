@@ -60,6 +60,7 @@ def set_metric(
 
         parsed = read_metric_file(file)
     else:
+        assert value is not None  # one of the two, checked above
         parsed = parse_metric_value(value)
     state = get_state(ctx)
     state.registry().set_metric(name, version, metric, parsed)

@@ -96,13 +96,13 @@ class Batcher:
         if len(parsed) > 1:
             try:
                 return self._together(parsed)
-            except Exception:  # fall back to one call per request: errors stay with their request
+            except Exception:  # noqa: BLE001 - fall back to one call per request: errors stay with their request
                 pass
         outcomes: list[tuple[bool, Any]] = []
         for p in parsed:
             try:
                 outcomes.append((True, self.scorer.score(p)))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - the error goes back to its request
                 outcomes.append((False, e))
         return outcomes
 

@@ -35,15 +35,10 @@ def _to_arrow(data: Any, signature: dict[str, Any] | None = None) -> tuple[Any, 
     for the signature's input features (a 2-D array's columns in their order)."""
     import pyarrow as pa
 
-    from mlreg.deploy import frames
-    from mlreg.data import tables
+    from mlreg.data import readers, tables
 
     if isinstance(data, (str, Path)):
-        con = frames.connect()
-        try:
-            return frames.read_file(con, data).to_arrow_table(), "relation"
-        finally:
-            con.close()
+        return readers.read_table(data), "relation"
     if tables.is_arrow(data):
         return (data if isinstance(data, pa.Table) else pa.Table.from_batches([data])), "arrow"
     if tables.is_relation(data):
@@ -61,9 +56,9 @@ def _from_arrow(table: Any, kind: str) -> Any:
     if kind == "arrow":
         return table
     if kind == "relation":
-        from mlreg.deploy import frames
+        from mlreg.data import tables
 
-        return frames.connect().from_arrow(table)
+        return tables.arrow_to_relation(table)
     from mlreg.data import tables
 
     return tables.arrow_to_pandas(table)
@@ -102,7 +97,7 @@ def predict(url: str, data: Any, token: str | None = None, signature: dict[str, 
     table, kind = _to_arrow(data, signature)
     rows = max(1, int(chunk_bytes // max(1.0, table.nbytes / max(table.num_rows, 1))))
     parts_of_url = urlsplit(url)
-    conn = http.client.HTTPConnection(parts_of_url.hostname, parts_of_url.port, timeout=TIMEOUT)
+    conn = http.client.HTTPConnection(parts_of_url.hostname or "", parts_of_url.port, timeout=TIMEOUT)
     parts = []
     try:
         for start in range(0, max(table.num_rows, 1), rows):

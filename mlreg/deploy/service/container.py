@@ -177,8 +177,8 @@ def write_build_context(
     from mlreg.runtime import loading
 
     package = loading.verified(spec.package, what=spec.label)
-    settings = {"endpoint": check_endpoint(endpoint), "workers": num_workers or default_workers(),
-                "prebuilt_image": prebuilt_image}
+    settings: dict[str, Any] = {"endpoint": check_endpoint(endpoint), "workers": num_workers or default_workers(),
+                                "prebuilt_image": prebuilt_image}
     if image:
         write_and_build(spec, package, Path(directory), image=image, **settings)
     else:

@@ -126,7 +126,7 @@ def _worker_app(spec: dict[str, Any], digest: str | None, parent_pid: int) -> An
 
     try:
         app = build_app(spec, digest, parent_pid)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - logged with its type; the supervisor reports the exit
         logging.getLogger("uvicorn.error").error("cannot load the model: %s: %s", type(e).__name__, e)
         sys.exit(STARTUP_FAILURE)
     _freeze()
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(spec, host=args.host, port=args.port, workers=args.workers, token=token, on_listen=listening)
-    except Exception as e:  # the supervisor shows the log's last lines
+    except Exception as e:  # noqa: BLE001 - the supervisor shows the log's last lines
         what = str(e) if isinstance(e, MlregError) else f"{type(e).__name__}: {e}"
         print(f"mlreg service failed: {what}", file=sys.stderr, flush=True)
         return 1

@@ -18,7 +18,7 @@ benchmarks' loader).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 ATTRIBUTES = ("DESCRIPTION", "TAG", "METRIC")
 
@@ -56,6 +56,7 @@ def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | No
         return
     key = key or ""
     values = dict(current(con, model_id, attribute) if values is None else values)
+    value = cast(str, value)  # a SET event always carries its value (JSON text)
     where = "WHERE model_id = ? AND attribute_name = ? AND key = ?"
     if operation != "SET":
         con.execute(f"DELETE FROM attributes {where}", [model_id, attribute, key])

@@ -8,6 +8,7 @@ event by :mod:`mlreg.store.duckdb.attributes`), ``deployments``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ import duckdb
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import AlreadyExists
 from mlreg.records import DELETION, DEPLOYMENT, DROP, Change, Deployment, Event, ModelRow, NewVersion
-from mlreg.store.base import StoreReader, StoreWriter
+from mlreg.store.base import StoreReader, StoreWriter, exported_version
 from mlreg.store.duckdb import attributes
 
 _VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
@@ -84,8 +85,7 @@ class DuckDBReader(StoreReader):
             "SELECT m.id, m.name, m.version, m.type, m.uri, m.creation_time, m.creation_role, m.creation_context,"
             " m.creation_environment_spec, m.input_spec, m.output_spec, m.manifest, m.files"
             " FROM listing l JOIN models m ON m.id = l.id ORDER BY l.rowid").fetchall()
-        return [NewVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *(json.loads(x) if x else {} for x in r[7:11]),
-                           json.loads(r[11]), json.loads(r[12])) for r in rows]
+        return [exported_version(r) for r in rows]
 
     def events(self) -> list[Event]:
         rows = self._con.execute(
@@ -213,7 +213,7 @@ class DuckDBWriter(DuckDBReader, StoreWriter):
                 imported.append(e)
             else:
                 new_id = self._con.execute(_EVENT, values).fetchall()[0][0]
-                imported.append(Event(new_id, *values))
+                imported.append(dataclasses.replace(e, event_id=new_id))
         if v is not None:
             attributes.register(self._con, v.id, current_values(imported))
         for d in deployments:

@@ -129,9 +129,9 @@ class Connector:
         conn = self._conn
         if conn is None or self._pid != os.getpid() or conn.closed or conn.broken:
             self._conn = None
-            self._conn = self.open()
+            self._conn = conn = self.open()
             self._pid = os.getpid()
-        return self._conn
+        return conn
 
     def discard(self) -> None:
         """Forget this process's connection (after it broke)."""
@@ -169,7 +169,7 @@ class Connector:
                 return
             own = conn is None
             for attempt in (1, 2):
-                c = self.shared() if own else conn
+                c = self.shared() if conn is None else conn
                 try:
                     c.execute(begin)
                     break

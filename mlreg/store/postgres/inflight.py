@@ -93,7 +93,7 @@ def is_held(connector: "Connector", package_id: str) -> bool:
     with connector.lock:
         conn = connector.shared()
         try:
-            if conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+            if _scalar(conn, "SELECT pg_try_advisory_lock(%s)", [key]):
                 conn.execute("SELECT pg_advisory_unlock(%s)", [key])
                 return False
             row = conn.execute("SELECT holder FROM inflight WHERE package_id = %s", [package_id]).fetchone()
@@ -119,7 +119,7 @@ def clear_stale(connector: "Connector") -> None:
         try:
             for (package_id,) in conn.execute("SELECT package_id FROM inflight").fetchall():
                 key = marker_key(connector.schema, package_id)
-                if conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+                if _scalar(conn, "SELECT pg_try_advisory_lock(%s)", [key]):
                     try:
                         conn.execute("DELETE FROM inflight WHERE package_id = %s", [package_id])
                     finally:
@@ -128,3 +128,10 @@ def clear_stale(connector: "Connector") -> None:
             if conn.closed or conn.broken:
                 connector.discard()
             raise connector.translate(exc) from None
+
+
+def _scalar(conn: Any, sql: str, params: list[Any]) -> Any:
+    """The one value a query of one row returns."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None  # SELECT of a function: always one row
+    return row[0]

@@ -14,6 +14,7 @@ What the DuckDB file gets from its lock, the database enforces here:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from mlreg.errors import AlreadyExists, NotFound
 from mlreg.records import (
     ATTRIBUTES, DELETION, DEPLOYMENT, DESCRIPTION, DROP, Change, Deployment, Event, ModelRow, NewVersion,
 )
-from mlreg.store.base import StoreReader, StoreWriter
+from mlreg.store.base import StoreReader, StoreWriter, exported_version
 
 _VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
 _DEPLOYMENT = ("SELECT name, model_id, model_name, model_version, platform, target_method, signature,"
@@ -120,8 +121,7 @@ class PgReader(StoreReader):
             "SELECT m.id, m.name, m.version, m.type, m.uri, m.creation_time, m.creation_role, m.creation_context,"
             " m.creation_environment_spec, m.input_spec, m.output_spec, m.manifest, m.files"
             " FROM listing l JOIN models m ON m.id = l.id ORDER BY l.seq")
-        return [NewVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *(json.loads(x) if x else {} for x in r[7:11]),
-                           json.loads(r[11]), json.loads(r[12])) for r in rows]
+        return [exported_version(r) for r in rows]
 
     def events(self) -> list[Event]:
         rows = self._all(f"SELECT event_id, {_EVENT_COLUMNS} FROM events ORDER BY event_id")
@@ -296,7 +296,7 @@ class PgWriter(PgReader, StoreWriter):
             else:
                 found = self._one(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({_TEN}) RETURNING event_id", values)
                 assert found is not None
-                imported.append(Event(int(found[0]), *values))
+                imported.append(dataclasses.replace(e, event_id=int(found[0])))
         if v is not None:
             self._current_and_listed(v.id, current_values(imported))
         for d in deployments:
