@@ -34,7 +34,7 @@ test: $(STAMP) lint
 	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
-# guard rails (README, Development): style and bugs, types, and the layers of the package
+# guard rails (README, Layout): style and bugs, types, and the layers of the package
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
