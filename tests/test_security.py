@@ -339,3 +339,19 @@ def test_sql_refuses_a_changed_package_with_exit_6(tripwire_model):
     proc = mlreg("sql", "SELECT dep(1.0, 2.0)")
     assert not mark.exists() and "checksum" in proc.stderr
     assert proc.returncode == 6, proc.stderr
+
+
+def test_the_bytes_checked_are_the_bytes_unpickled(logged, tmp_path, monkeypatch):
+    """No window between the checksum check and the load: a pickle replaced right after
+    its check is not what is unpickled (small pickles are read once, like large ones)."""
+    from mlreg.package import pickles
+    from mlreg.package.verify import verify_dir
+
+    mark = tmp_path / "unpickled.txt"
+    monkeypatch.setenv(TRIPWIRE_ENV, str(mark))
+    row = logged._core.resolve("m", "1")
+    package = logged.stage.local_dir(row.id, {})
+    verify_dir(package, row.files, "m/1", keep=True)
+    write_model_pickle(package / "model" / "model.pkl", Tripwire())  # swapped after the check
+    model = pickles.load_model(package)
+    assert isinstance(model, SumModel) and not mark.exists()

@@ -273,3 +273,66 @@ def test_large_inputs_go_in_several_requests_and_keep_their_index(classifier: An
             client.predict(dep.details["url"], X, signature=dep.signature)
     finally:
         registry.delete_deployment("clf", "1", "svc")
+
+
+class _Planted:
+    """Unpickling this creates the file it names: what an attacker's pickle would do."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (open, (self.path, "w"))
+
+
+def _workers(pid: int, started: int) -> list[int]:
+    """The uvicorn worker processes of a service (not multiprocessing's resource tracker)."""
+    out = []
+    for member in supervisor.group_members(pid, started):
+        cmdline = Path(f"/proc/{member}/cmdline").read_bytes()
+        if member != pid and b"spawn_main" in cmdline:
+            out.append(member)
+    return out
+
+
+@pytest.mark.slow
+def test_a_restarted_worker_refuses_a_changed_package_and_the_service_is_unhealthy(
+        classifier: Any, mlreg_bin: Any, tmp_path: Path) -> None:
+    import pickle
+
+    import httpx
+
+    registry, model, X = classifier
+    dep = registry.deploy("clf", "1", "svc", platform=SERVICE, options={"num_workers": 2})
+    try:
+        pid, started = dep.details["pid"], dep.details["pid_start"]
+        workers = _workers(pid, started)
+        assert len(workers) == 2
+        package_dir = Path(json.loads(Path(dep.details["spec"]).read_text())["package_dir"])
+        marker = tmp_path / "pwned"
+        (package_dir / "model" / "model.pkl").write_bytes(pickle.dumps(_Planted(str(marker))))
+
+        os.kill(workers[0], signal.SIGKILL)
+        # uvicorn starts a new worker, which checks the package before unpickling it
+        assert wait_for(lambda: supervisor.status(dep.details) == "unhealthy", timeout=60)
+        refusing = json.loads(Path(dep.details["state"]).read_text())["unhealthy"]
+        assert "failed its checksum check (changed: model/model.pkl)" in refusing["reason"]
+        assert supervisor.is_alive(refusing["pid"])  # it stays up (refusing), uvicorn does not restart it in a loop
+        assert refusing["pid"] in _workers(pid, started) and workers[0] not in _workers(pid, started)
+
+        want = model.predict(X.head(3)).tolist()
+        for _ in range(20):
+            resp = httpx.post(dep.details["url"], json={"dataframe_records": X.head(3).to_dict("records")}, timeout=30)
+            if resp.status_code == 200:  # the worker that loaded the verified package before
+                assert [r["output_feature_0"] for r in resp.json()["predictions"]] == want
+            else:
+                assert resp.status_code == 503, resp.text
+                assert "refuses to serve model clf/1" in resp.json()["error"]
+        assert not marker.exists()
+
+        listed = json.loads(mlreg_bin("deploy", "list", "--format", "json").stdout)
+        assert [(d["NAME"], d["STATUS"]) for d in listed] == [("svc", "unhealthy")]
+        assert "refusing to serve" in Path(dep.details["log"]).read_text()
+    finally:
+        registry.delete_deployment("clf", "1", "svc")
+    assert not marker.exists()

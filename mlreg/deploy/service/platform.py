@@ -154,6 +154,14 @@ class ServicePlatform(Platform):
                 f"service deployment {deployment.name} is stopped (its process {details.get('pid')} is gone; "
                 f"log: {details.get('log')}); restart it by deploying again with options={{'replace_udf': True}}"
             )
+        refused = supervisor.unhealthy(details)
+        if refused is not None:
+            from mlreg.errors import IntegrityError
+
+            raise IntegrityError(
+                f"service deployment {deployment.name} is unhealthy: a worker refuses to serve ({refused}); "
+                "check the package with `mlreg verify`, then deploy again with options={'replace_udf': True}"
+            )
         return client.predict(details["url"], data, token_for(ctx, deployment), deployment.signature)
 
     def status(self, deployment: Deployment) -> str:

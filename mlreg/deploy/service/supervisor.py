@@ -223,6 +223,8 @@ def _wait_ready(spec: dict[str, Any], name: str, host: str, state_path: Path, lo
 
     while True:
         state = _read_state(state_path)
+        if state.get("unhealthy"):  # a worker found the package changed since it was verified
+            raise fail(f"refused to serve: {unhealthy({'state': str(state_path)})}")
         if "pid" not in found and state.get("pid"):
             found["pid"] = int(state["pid"])
             found["pid_start"] = start_time(found["pid"])
@@ -251,12 +253,25 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def status(details: dict[str, Any]) -> str:
-    """'running' (process alive and /health answers), 'unhealthy' (alive, no answer)
-    or 'stopped'."""
+    """'running' (process alive and /health answers), 'unhealthy' (alive, but no answer,
+    or a worker refuses to serve: see :func:`unhealthy`) or 'stopped'."""
     pid = details.get("pid")
     if not pid or not is_alive(int(pid), details.get("pid_start")):
         return "stopped"
+    if unhealthy(details) is not None:
+        return "unhealthy"
     return "running" if health(details.get("host", "127.0.0.1"), int(details["port"])) is not None else "unhealthy"
+
+
+def unhealthy(details: dict[str, Any]) -> str | None:
+    """Why a worker of the service refuses to serve (recorded in its state file by the
+    worker: its model package changed since it was deployed), or None."""
+    if not details.get("state"):
+        return None
+    found = _read_state(Path(details["state"])).get("unhealthy")
+    if not found:
+        return None
+    return str(found.get("reason") if isinstance(found, dict) else found)
 
 
 def stop(details: dict[str, Any], timeout: float = 15.0) -> None:
