@@ -138,7 +138,7 @@ def load(path: str | Path) -> Any:
     if kept is not None:
         stream, buffers = kept
         return unpickling.load(io.BytesIO(stream), what, buffers=buffers)
-    with open(path, "rb", buffering=0) as f:
+    with open(hashing.open_regular(path), "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         index = _read_index(f, size)
         layout = _layout(f, index) if index is not None else None
@@ -189,7 +189,7 @@ def read_verified(path: Path, expected: str) -> str | None:
     checksum is ``expected``, the bytes are kept for the :func:`load` that follows, which
     then reads nothing (and unpickles exactly the bytes that were checked). None for any
     other file (no index, or small): the caller hashes it as usual."""
-    with open(path, "rb", buffering=0) as f:
+    with open(hashing.open_regular(path), "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         index = _read_index(f, size) if size >= KEEP_MIN else None
         layout = _layout(f, index) if index is not None else None

@@ -26,8 +26,16 @@ STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE
 def _write_state(path: Path | None, state: dict[str, Any]) -> None:
     if path is None:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
+    _replace_private(path, path.with_name(path.name + ".tmp"), state)
+
+
+def _replace_private(path: Path, tmp: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically, 0600, never through a link."""
+    from mlreg.deploy.service.supervisor import private_file
+
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(private_file(tmp, os.O_EXCL), "w", encoding="utf-8") as f:
+        f.write(json.dumps(state))
     os.replace(tmp, path)
 
 
@@ -163,9 +171,7 @@ def record_unhealthy(state_file: Path | None, reason: str) -> None:
     if not isinstance(state, dict):
         state = {}
     state["unhealthy"] = {"pid": os.getpid(), "reason": reason}
-    tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, state_file)
+    _replace_private(state_file, state_file.with_name(f"{state_file.name}.{os.getpid()}.tmp"), state)
 
 
 def _daemonize(state_file: Path) -> None:
@@ -185,14 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--state-file", type=Path, help="where to write the pid and the bound port")
     parser.add_argument("--daemon", action="store_true", help="detach: fork, new session")
+    parser.add_argument("--token-stdin", action="store_true",
+                        help="read the bearer token from the first line of stdin (not from the environment)")
     args = parser.parse_args(argv)
+    piped = sys.stdin.readline().strip() if args.token_stdin else None  # before the fork: the caller waits
 
     if args.daemon:
         if args.state_file is None:
             parser.error("--daemon needs --state-file")
         _daemonize(args.state_file)
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
-    token = os.environ.pop(TOKEN_ENV, None) or None  # workers get its digest, not the token
+    # workers get its digest, not the token; a piped token never shows in /proc/<pid>/environ
+    token = piped or os.environ.pop(TOKEN_ENV, None) or None
 
     def listening(host: str, port: int) -> None:
         print(f"mlreg service listening on {host}:{port}", file=sys.stderr, flush=True)
