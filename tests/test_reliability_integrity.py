@@ -232,3 +232,23 @@ def test_create_refuses_a_duckdb_file_that_is_not_a_registry(tables, hermetic_en
     assert path.read_bytes() == before and not path.with_name(path.name + ".wal").exists()
     con = duckdb.connect(str(path), read_only=True)
     assert sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()) == sorted(tables)
+
+
+def test_a_corrupt_block_read_by_history_is_reported_as_corruption_not_as_an_option(models, registry, hermetic_env, cli):
+    """4 bytes flipped in each block of the registry in turn: `history` either reads
+    what it needs intact (exit 0) or says the file is corrupt (exit 6), never that an
+    option it was not given is invalid (exit 2)."""
+    path = registry.store.path
+    good = path.read_bytes()
+    seen = set()
+    for offset in range(16384 + 8192, len(good), 16384):
+        damaged = bytearray(good)
+        damaged[offset:offset + 4] = bytes(b ^ 0xFF for b in damaged[offset:offset + 4])
+        path.write_bytes(bytes(damaged))
+        run = cli("history", "--format", "json")
+        assert run.exit_code in (0, 6), (offset, run)
+        if run.exit_code == 6:
+            assert "corrupt" in run.stderr and "--where" not in run.stderr, (offset, run.stderr)
+        seen.add(run.exit_code)
+    path.write_bytes(good)
+    assert 6 in seen  # some block holds the history
