@@ -49,6 +49,26 @@ _SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential
                  "signature")
 
 
+#: an environment variable whose name holds one of these holds a secret (PGPASSWORD,
+#: AWS_SECRET_ACCESS_KEY, MLREG_SERVICE_TOKEN, AZURE_STORAGE_CONNECTION_STRING, ...)
+SECRET_ENV_HINTS = ("SECRET", "PASSWORD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CONNECTION_STRING", "SAS",
+                    "ACCOUNT_KEY", "PRIVATE_KEY")
+
+
+def secret_values(data: Any, secret: bool = False) -> list[str]:
+    """Every string held under a key that names a secret (at any depth of ``data``)."""
+    found: list[str] = []
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            found += secret_values(v, secret or any(h in str(k).lower() for h in _SECRET_HINTS))
+    elif isinstance(data, (list, tuple)):
+        for v in data:
+            found += secret_values(v, secret)
+    elif secret and isinstance(data, str) and len(data) >= 3:
+        found.append(data)
+    return found
+
+
 class ConfigWarning(UserWarning):
     """A config file problem that does not stop mlreg (e.g. readable by others)."""
 
@@ -188,6 +208,21 @@ def default_role() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
+MAX_ROLE = 255
+
+
+def check_role(role: str, where: str) -> str:
+    """The role recorded with every event: printable text of at most MAX_ROLE characters."""
+    from mlreg.names import has_invisible
+
+    if not isinstance(role, str) or not role.strip() or len(role) > MAX_ROLE or has_invisible(role):
+        shown = repr(role[:40]) + ("..." if isinstance(role, str) and len(role) > 40 else "")
+        raise InvalidInput(
+            f"invalid role {shown} (from {where}): 1 to {MAX_ROLE} printable characters, no control "
+            "characters, line breaks or escape codes")
+    return role
+
+
 def _check_section(section: Any, where: str, secrets_allowed: bool = True) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise InvalidInput(f"{where} must be a table of settings")
@@ -241,6 +276,7 @@ def resolve(
     project = find_project_file(cwd)
     if project is not None:
         ppath, pdata = project
+        _warn_if_exposed(ppath, pdata)  # a project file is as readable as the checkout it sits in
         section = _check_section(pdata, f"project file {ppath}", secrets_allowed=False)
         for key in SETTING_KEYS:
             if key in section:
@@ -309,7 +345,7 @@ def resolve(
         state_dir=state_dir,
         stage=stage,
         database=values.get("database") or DEFAULT_DATABASE,
-        role=values.get("role") or default_role(),
+        role=check_role(values.get("role") or default_role(), sources.get("role", "the role")),
         stage_options=stage_options,
         connection=name,
         sources=sources,

@@ -63,11 +63,26 @@ def parse_cli_value(text: str, what: str = "metric value") -> Any:
     Text that starts like a JSON object, array or string but does not parse is refused
     (a typo, not a word)."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=lambda token: _exact_float(token, what))
     except ValueError as exc:
+        if isinstance(exc, InvalidInput):
+            raise
         if text.strip()[:1] in ("{", "[", '"'):
             raise InvalidInput(f"{what} {text!r} is not valid JSON: {exc}") from None
         return text
+
+
+def _exact_float(token: str, what: str) -> float:
+    """A JSON number as a double, refusing one a double cannot hold: ``1e400`` (it would
+    become Infinity) or ``1e-400`` (it would become 0.0). Write ``Infinity`` to mean it."""
+    value = float(token)
+    mantissa = token.lower().split("e", 1)[0]
+    if math.isinf(value) or (value == 0.0 and any(c in "123456789" for c in mantissa)):
+        raise InvalidInput(
+            f"{what} {token} is out of the range of a double (about 1e-308 to 1e308): "
+            f"it would be stored as {value!r}; write Infinity or 0 if that is what you mean"
+        )
+    return value
 
 
 def is_nan(value: Any) -> bool:

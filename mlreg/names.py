@@ -38,9 +38,19 @@ def validate_key(value: object, what: str = "tag name") -> str:
         raise InvalidInput(f"{what} must not be empty")
     if len(value) > MAX_LEN:
         raise InvalidInput(f"{what} is {len(value)} characters long; at most {MAX_LEN} are allowed")
-    if _CONTROL_RE.search(value) or "=" in value:
-        raise InvalidInput(f"invalid {what} {value!r}: no control characters and no '='")
+    if _CONTROL_RE.search(value) or "=" in value or has_invisible(value):
+        raise InvalidInput(f"invalid {what} {value!r}: no control characters (nor invisible or bidirectional "
+                           "formatting characters) and no '='")
     return value
+
+
+def has_invisible(text: str) -> bool:
+    """Whether ``text`` holds a character that is not shown as itself on a terminal: C0
+    and C1 controls (U+0085 included), formatting characters such as the bidirectional
+    overrides (U+202E) and zero-width ones, line and paragraph separators."""
+    import unicodedata
+
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in text)
 
 
 def validate_tag_value(value: object, tag_name: str) -> str:

@@ -126,3 +126,18 @@ def test_the_python_twin(registry, pg_url, tmp_path):
     assert copy.load_model("m", "1").predict([[1.0, 2.0]]) is not None
     with pytest.raises(api.InvalidInput, match="to_stage"):
         registry.copy_to(pg_url, database_name="RENAMED")
+
+
+def test_a_copy_is_another_registry_and_its_gc_leaves_the_source_packages_alone(file_registry, model_file,
+                                                                                  sample_csv, tmp_path):
+    import mlreg as api
+
+    target = tmp_path / "copy-home"
+    mlreg("copy", "--to", str(target), check=0)  # packages stay on the shared stage
+    ids = {home: api.connect(home=str(home)).open_store("MODEL_REGISTRY").registry_id()
+           for home in (file_registry, target)}
+    assert ids[file_registry] != ids[target]
+    mlreg("log", str(model_file), "-n", "new", "-V", "1", "--sample-input", str(sample_csv), check=0)
+    # the source's packages, also one the copy never heard of, are not the copy's to collect
+    assert mlreg_json("--home", str(target), "gc", "--dry-run") == []
+    assert all(r["OK"] for r in mlreg_json("verify"))

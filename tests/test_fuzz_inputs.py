@@ -13,6 +13,7 @@ import json
 import pickle
 import re
 import string
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,9 @@ def test_fuzz_model_names_and_versions(cli, text, command):
 def test_fuzz_tags(cli, registry, key, value):
     before = cli.snapshot()
     result = cli("tag", "set", "--", "m", "1", key, value)
-    key_ok = 0 < len(key) <= 255 and "=" not in key and not re.search(r"[\x00-\x1f\x7f]", key)
+    # no C0/C1 controls, formatting (bidi, zero-width) characters or line/paragraph separators
+    invisible = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in key)
+    key_ok = 0 < len(key) <= 255 and "=" not in key and not re.search(r"[\x00-\x1f\x7f]", key) and not invisible
     if key_ok and "\x00" not in value:
         assert result.exit_code == 0, result.stderr
         assert registry.get_tag_value("m", "1", key) == value  # exactly what was set

@@ -55,6 +55,11 @@ def tamper(kind: str, package: Path, tmp_path: Path) -> dict[str, list[str]]:
         pkl.unlink()
         pkl.symlink_to(copy)
         return {"CHANGED": ["model/model.pkl"], "MISSING": [], "EXTRA": []}
+    if kind == "fifo":  # reading one would block forever: it must be reported, never opened
+        pkl.unlink()
+        os.mkfifo(pkl)
+        os.mkfifo(package / "code" / "helpers" / "pipe.py")
+        return {"CHANGED": ["model/model.pkl"], "MISSING": [], "EXTRA": ["code/helpers/pipe.py"]}
     if kind == "gone":
         expected = sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file())
         shutil.rmtree(package)
@@ -72,7 +77,7 @@ def test_intact_registry_verifies(models, registry, tripwire):
     assert not tripwire.exists()  # verifying never unpickles
 
 
-@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "gone"])
+@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "fifo", "gone"])
 def test_verify_reports_damage(kind, models, registry, tmp_path, tripwire):
     expected = tamper(kind, models["a"], tmp_path)
 
@@ -92,7 +97,7 @@ def test_verify_reports_damage(kind, models, registry, tmp_path, tripwire):
     assert not tripwire.exists()
 
 
-@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "gone"])
+@pytest.mark.parametrize("kind", ["changed", "missing", "extra", "symlink", "fifo", "gone"])
 def test_load_refuses_a_damaged_package_before_unpickling(kind, models, registry, tmp_path, tripwire):
     tamper(kind, models["a"], tmp_path)
     with pytest.raises(IntegrityError, match="a/1" if kind != "gone" else "is missing from the stage"):
@@ -205,3 +210,45 @@ def test_corrupt_registry_file_is_an_integrity_error_for_every_operation(kind, m
         with pytest.raises(IntegrityError, match="corrupt|not a valid"):
             op()
     assert fingerprint(hermetic_env) == before
+
+
+@pytest.mark.parametrize("tables", [["models"], ["customers", "orders"]])
+def test_create_refuses_a_duckdb_file_that_is_not_a_registry(tables, hermetic_env):
+    import duckdb
+
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    path = hermetic_env / "MODEL_REGISTRY.duckdb"
+    con = duckdb.connect(str(path))
+    for table in tables:
+        con.execute(f"CREATE TABLE {table} (id INTEGER, name VARCHAR)")
+        con.execute(f"INSERT INTO {table} VALUES (1, 'kept')")
+    con.close()
+    before = path.read_bytes()
+    for args in (["create"], ["list"], ["tag", "set", "a", "1", "k", "v"]):
+        proc = mlreg(*args)
+        assert proc.returncode == 6, (args, proc.returncode, proc.stderr)
+        assert_one_line_error(proc.stderr)
+        assert "not an mlreg registry" in proc.stderr, proc.stderr
+    assert path.read_bytes() == before and not path.with_name(path.name + ".wal").exists()
+    con = duckdb.connect(str(path), read_only=True)
+    assert sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()) == sorted(tables)
+
+
+def test_a_corrupt_block_read_by_history_is_reported_as_corruption_not_as_an_option(models, registry, hermetic_env, cli):
+    """4 bytes flipped in each block of the registry in turn: `history` either reads
+    what it needs intact (exit 0) or says the file is corrupt (exit 6), never that an
+    option it was not given is invalid (exit 2)."""
+    path = registry.store.path
+    good = path.read_bytes()
+    seen = set()
+    for offset in range(16384 + 8192, len(good), 16384):
+        damaged = bytearray(good)
+        damaged[offset:offset + 4] = bytes(b ^ 0xFF for b in damaged[offset:offset + 4])
+        path.write_bytes(bytes(damaged))
+        run = cli("history", "--format", "json")
+        assert run.exit_code in (0, 6), (offset, run)
+        if run.exit_code == 6:
+            assert "corrupt" in run.stderr and "--where" not in run.stderr, (offset, run.stderr)
+        seen.add(run.exit_code)
+    path.write_bytes(good)
+    assert 6 in seen  # some block holds the history

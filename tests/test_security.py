@@ -113,6 +113,64 @@ def test_where_cannot_change_anything(attack, logged, hermetic_env, tmp_path):
     assert logged.list_models().count("*").fetchall()[0][0] == 1
 
 
+SQL_ATTACKS = [
+    "ATTACH '{registry}' AS r; DELETE FROM r.events",
+    "SELECT 1 AS x; ATTACH '{registry}' AS r (READ_ONLY)",
+    "COPY (SELECT 1) TO '{outside}'",
+    "COPY models TO '{outside}' (FORMAT csv)",
+    "EXPORT DATABASE '{outside}'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "PRAGMA threads = 1",
+    "CALL checkpoint()",
+    "SELECT * FROM query('ATTACH ''{registry}'' AS r')",
+]
+
+
+@pytest.mark.parametrize("attack", SQL_ATTACKS)
+def test_sql_cannot_attach_the_registry_or_write_anything(attack, logged, hermetic_env, tmp_path):
+    outside = tmp_path / "written.csv"
+    query = attack.format(registry=logged.store.path, outside=outside)
+    before = fingerprint(hermetic_env)
+    events = len(logged.get_history().fetchall())
+    proc = mlreg("sql", query)
+    assert proc.returncode == 1, proc.stderr
+    assert_one_line_error(proc.stderr)
+    assert fingerprint(hermetic_env) == before and not outside.exists()
+    assert len(logged.get_history().fetchall()) == events
+    # what it is for still works: queries on the copies, and the user's own in-memory tables
+    out = mlreg("sql", "CREATE TABLE t AS SELECT count(*) AS n FROM history; SELECT n FROM t", "--format", "json",
+                check=0)
+    assert json.loads(out.stdout) == [{"n": events}]
+
+
+BAD_INVOCATIONS = [
+    (["list", "--bogus"], {}, 2, "No such option: --bogus"),
+    (["tag", "set", "m"], {}, 2, "Missing argument"),
+    (["list", "--limit", "99999999999999999999"], {}, 2, "--limit"),
+    (["tag", "set", "m", "1", "k", "v"], {"MLREG_LOCK_TIMEOUT": "inf"}, 1, "MLREG_LOCK_TIMEOUT"),
+    (["tag", "set", "m", "1", "k", "v"], {"MLREG_LOCK_TIMEOUT": "nan"}, 1, "MLREG_LOCK_TIMEOUT"),
+    (["tag", "set", "m", "1", "k\u0085x", "v"], {}, 1, "invalid tag name"),
+    (["tag", "set", "m", "1", "a\u202eb", "v"], {}, 1, "invalid tag name"),
+    (["tag", "set", "m", "1", "k", "v"], {"MLREG_ROLE": "ann\nroot"}, 1, "invalid role"),
+    (["tag", "set", "m", "1", "k", "v"], {"MLREG_ROLE": "\x1b[31mred"}, 1, "invalid role"),
+    (["tag", "set", "m", "1", "k", "v"], {"MLREG_ROLE": "x" * 100_000}, 1, "invalid role"),
+    (["metric", "set", "m", "1", "big", "1e400"], {}, 1, "out of the range of a double"),
+    (["metric", "set", "m", "1", "tiny", "[1, 1e-400]"], {}, 1, "out of the range of a double"),
+]
+
+
+@pytest.mark.parametrize("args, extra, code, message", BAD_INVOCATIONS)
+def test_bad_invocations_are_one_line_errors_that_change_nothing(args, extra, code, message, logged, hermetic_env):
+    before = fingerprint(hermetic_env)
+    proc = mlreg(*args, extra_env=extra)
+    assert proc.returncode == code, (args, proc.returncode, proc.stderr)
+    assert_one_line_error(proc.stderr)
+    assert message in proc.stderr
+    assert fingerprint(hermetic_env) == before
+
+
 # -- code paths ----------------------------------------------------------------------------------
 
 def _code_dir(tmp_path: Path) -> Path:
@@ -229,6 +287,28 @@ def test_a_config_file_holding_secrets_readable_by_others_gets_a_warning(tmp_pat
     assert proc.returncode == 0 and "readable by others" not in proc.stderr
 
 
+@pytest.mark.parametrize("where, text", [
+    ("mlreg.toml", '[stage_options]\nconnection_string = "AccountKey=SuperSecret123"\n'),
+    ("mlreg.toml", '[stage_options]\npassphrase = "SuperSecret123"\n'),
+    ("mlreg.toml", 'stage = "sftp://ann:SuperSecret123@127.0.0.1/stage"\n'),
+    ("config", '[connections.c]\nstage = "sftp://ann:SuperSecret123@127.0.0.1/stage"\n'),
+    ("config", '[connections.c.stage_options]\nconnection_string = "AccountKey=SuperSecret123"\n'),
+])
+def test_every_file_with_a_credential_readable_by_others_gets_a_warning(where, text, tmp_path, hermetic_env):
+    mlreg("create", check=0)
+    path = tmp_path / "mlreg.toml" if where == "mlreg.toml" else Path(os.environ["MLREG_CONFIG"])
+    path.write_text(text)
+    os.chmod(path, 0o644)
+    args = ["-c", "c", "list"] if where == "config" else ["list"]
+    proc = mlreg(*args, extra_env={"MLREG_STAGE": ""} if "stage =" in text else None)
+    warnings = [line for line in proc.stderr.splitlines() if "readable by others" in line]
+    assert warnings == [f"Warning: config file {path} holds a secret and is readable by others; run: chmod 600 {path}"], \
+        proc.stderr
+    assert "SuperSecret123" not in proc.stderr + proc.stdout
+    os.chmod(path, 0o600)
+    assert "readable by others" not in mlreg(*args).stderr
+
+
 @pytest.mark.slow
 def test_secrets_never_appear_in_output_files_or_history(tmp_path, hermetic_env, monkeypatch):
     monkeypatch.delenv("MLREG_HOME")
@@ -273,6 +353,18 @@ def test_secrets_never_appear_in_output_files_or_history(tmp_path, hermetic_env,
 
     session = api.Session.builder.configs(api.login_options()).create()
     assert not any(s in repr(session) + repr(session.settings) for s in SECRETS)
+
+
+@pytest.mark.parametrize("stage", ["s3://AKIAKEYID:SuperSecret123@bucket/x", "sftp://ann:SuperSecret123@127.0.0.1:1/x"])
+def test_verbose_tracebacks_never_show_a_password_in_the_stage_url(stage, tmp_path, hermetic_env):
+    mlreg("create", check=0)
+    model = write_model_pickle(tmp_path / "m.pkl", SumModel())
+    sig = write_signatures(tmp_path / "sig.json")
+    proc = mlreg("-v", "log", str(model), "-n", "m", "-V", "1", "--signatures", str(sig),
+                 extra_env={"MLREG_STAGE": stage, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("Error: ")
+    assert "SuperSecret123" not in proc.stderr + proc.stdout
 
 
 # -- nothing is unpickled before it is verified ------------------------------------------------------
@@ -339,3 +431,19 @@ def test_sql_refuses_a_changed_package_with_exit_6(tripwire_model):
     proc = mlreg("sql", "SELECT dep(1.0, 2.0)")
     assert not mark.exists() and "checksum" in proc.stderr
     assert proc.returncode == 6, proc.stderr
+
+
+def test_the_bytes_checked_are_the_bytes_unpickled(logged, tmp_path, monkeypatch):
+    """No window between the checksum check and the load: a pickle replaced right after
+    its check is not what is unpickled (small pickles are read once, like large ones)."""
+    from mlreg.package import pickles
+    from mlreg.package.verify import verify_dir
+
+    mark = tmp_path / "unpickled.txt"
+    monkeypatch.setenv(TRIPWIRE_ENV, str(mark))
+    row = logged._core.resolve("m", "1")
+    package = logged.stage.local_dir(row.id, {})
+    verify_dir(package, row.files, "m/1", keep=True)
+    write_model_pickle(package / "model" / "model.pkl", Tripwire())  # swapped after the check
+    model = pickles.load_model(package)
+    assert isinstance(model, SumModel) and not mark.exists()

@@ -273,3 +273,154 @@ def test_large_inputs_go_in_several_requests_and_keep_their_index(classifier: An
             client.predict(dep.details["url"], X, signature=dep.signature)
     finally:
         registry.delete_deployment("clf", "1", "svc")
+
+
+class _Planted:
+    """Unpickling this creates the file it names: what an attacker's pickle would do."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (open, (self.path, "w"))
+
+
+def _workers(pid: int, started: int) -> list[int]:
+    """The uvicorn worker processes of a service (not multiprocessing's resource tracker)."""
+    out = []
+    for member in supervisor.group_members(pid, started):
+        cmdline = Path(f"/proc/{member}/cmdline").read_bytes()
+        if member != pid and b"spawn_main" in cmdline:
+            out.append(member)
+    return out
+
+
+@pytest.mark.slow
+def test_a_restarted_worker_refuses_a_changed_package_and_the_service_is_unhealthy(
+        classifier: Any, mlreg_bin: Any, tmp_path: Path) -> None:
+    import pickle
+
+    import httpx
+
+    registry, model, X = classifier
+    dep = registry.deploy("clf", "1", "svc", platform=SERVICE, options={"num_workers": 2})
+    try:
+        pid, started = dep.details["pid"], dep.details["pid_start"]
+        workers = _workers(pid, started)
+        assert len(workers) == 2
+        package_dir = Path(json.loads(Path(dep.details["spec"]).read_text())["package_dir"])
+        marker = tmp_path / "pwned"
+        (package_dir / "model" / "model.pkl").write_bytes(pickle.dumps(_Planted(str(marker))))
+
+        os.kill(workers[0], signal.SIGKILL)
+        # uvicorn starts a new worker, which checks the package before unpickling it
+        assert wait_for(lambda: supervisor.status(dep.details) == "unhealthy", timeout=60)
+        refusing = json.loads(Path(dep.details["state"]).read_text())["unhealthy"]
+        assert "failed its checksum check (changed: model/model.pkl)" in refusing["reason"]
+        assert supervisor.is_alive(refusing["pid"])  # it stays up (refusing), uvicorn does not restart it in a loop
+        assert refusing["pid"] in _workers(pid, started) and workers[0] not in _workers(pid, started)
+
+        want = model.predict(X.head(3)).tolist()
+        for _ in range(20):
+            resp = httpx.post(dep.details["url"], json={"dataframe_records": X.head(3).to_dict("records")}, timeout=30)
+            if resp.status_code == 200:  # the worker that loaded the verified package before
+                assert [r["output_feature_0"] for r in resp.json()["predictions"]] == want
+            else:
+                assert resp.status_code == 503, resp.text
+                assert "refuses to serve model clf/1" in resp.json()["error"]
+        assert not marker.exists()
+
+        listed = json.loads(mlreg_bin("deploy", "list", "--format", "json").stdout)
+        assert [(d["NAME"], d["STATUS"]) for d in listed] == [("svc", "unhealthy")]
+        assert "refusing to serve" in Path(dep.details["log"]).read_text()
+    finally:
+        registry.delete_deployment("clf", "1", "svc")
+    assert not marker.exists()
+
+
+def test_service_files_are_never_world_writable_and_logs_never_follow_a_link(classifier: Any, tmp_path: Path) -> None:
+    import stat as st
+
+    registry, _, X = classifier
+    previous = os.umask(0)
+    try:
+        registry.deploy("clf", "1", "svc", platform=SERVICE, options={"num_workers": 1})
+        services = registry.session.home / "services"
+        modes = {p: st.S_IMODE(p.lstat().st_mode) for p in [services, *services.rglob("*")]}
+        assert {p.name for p in modes} >= {"services", "MODEL_REGISTRY", "svc.log"}
+        assert any(p.name.endswith(".state.json") for p in modes) and any(p.name.endswith(".spec.json") for p in modes)
+        assert [p for p, mode in modes.items() if mode & st.S_IWOTH] == []
+        registry.delete_deployment("clf", "1", "svc")
+
+        victim = tmp_path / "victim.txt"
+        victim.write_text("precious\n")
+        log = services / "MODEL_REGISTRY" / "svc.log"
+        log.unlink()
+        log.symlink_to(victim)
+        with pytest.raises(MlregError, match=r"svc.log is a symbolic link; refusing to write through it"):
+            registry.deploy("clf", "1", "svc", platform=SERVICE, options={"num_workers": 1})
+        assert victim.read_text() == "precious\n"
+        assert statuses(registry) == {}
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.parametrize("same_port", [False, True])
+def test_a_replacement_that_fails_leaves_the_running_service_up(classifier: Any, mlreg_bin: Any, same_port: bool) -> None:
+    registry, model, X = classifier
+    options: dict[str, Any] = {"num_workers": 1}
+    if same_port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            options["port"] = s.getsockname()[1]
+    dep = registry.deploy("clf", "1", "svc", platform=SERVICE, options=options)
+    try:
+        package_dir = Path(json.loads(Path(dep.details["spec"]).read_text())["package_dir"])
+        with open(package_dir / "model" / "model.pkl", "ab") as f:
+            f.write(b"\0")
+        args = ["deploy", "create", "clf", "1", "svc", "--platform", "service", "--option", "replace_udf=true",
+                "--option", "num_workers=1"] + (["--option", f"port={options['port']}"] if same_port else [])
+        run = mlreg_bin(*args)
+        assert run.exit_code == 6 and "failed its checksum check" in run.stderr, run
+        # the old service was never stopped: same process, still answering
+        assert supervisor.is_alive(dep.details["pid"], dep.details["pid_start"])
+        assert statuses(registry) == {"svc": "running"}
+        assert registry.get_deployment("clf", "1", "svc").select("DETAILS").fetchall()[0][0] is not None
+        from mlreg.deploy.service import client
+
+        out = client.predict(dep.details["url"], X.head(3), signature=dep.signature)
+        assert out["output_feature_0"].tolist() == model.predict(X.head(3)).tolist()
+    finally:
+        registry.delete_deployment("clf", "1", "svc")
+
+
+@pytest.mark.parametrize("how", ["file", "environment"])
+def test_the_token_from_a_file_or_the_environment_is_never_in_the_server_environment(
+        classifier: Any, mlreg_bin: Any, tmp_path: Path, how: str) -> None:
+    import httpx
+
+    registry, model, X = classifier
+    args = ["deploy", "create", "clf", "1", "svc", "--platform", "service", "--option", "num_workers=2"]
+    env: dict[str, str] = {}
+    if how == "file":
+        token_file = tmp_path / "token"
+        token_file.write_text(SECRET + "\n")
+        args += ["--auth-token-file", str(token_file)]
+    else:
+        env["MLREG_SERVICE_TOKEN"] = SECRET  # as `mlreg serve` honours it
+    run = mlreg_bin(*args, env=env)
+    assert run.exit_code == 0, run
+    try:
+        dep = registry.get_deployment("clf", "1", "svc").select("OPTIONS, DETAILS").fetchall()[0]
+        options, details = json.loads(dep[0]), json.loads(dep[1])
+        assert options["auth_token"] == "<set>"
+        body = {"dataframe_records": X.head(2).to_dict("records")}
+        assert httpx.post(details["url"], json=body, timeout=30).status_code == 401
+        ok = httpx.post(details["url"], json=body, headers={"Authorization": f"Bearer {SECRET}"}, timeout=30)
+        assert ok.status_code == 200, ok.text
+        # neither the command line nor the environment of the server or its workers holds it
+        for pid in supervisor.group_members(details["pid"], details["pid_start"]):
+            for part in ("cmdline", "environ"):
+                assert SECRET.encode() not in Path(f"/proc/{pid}/{part}").read_bytes(), (pid, part)
+    finally:
+        registry.delete_deployment("clf", "1", "svc")

@@ -207,6 +207,35 @@ def test_406_unacceptable_answer(service: Service) -> None:
         "cannot answer in 'text/html'; this service answers application/json or application/vnd.apache.arrow.stream")
 
 
+def test_413_for_a_small_compressed_arrow_body_that_decodes_past_the_limit(service: Service) -> None:
+    frame = pd.DataFrame({c: np.zeros(200_000) for c in "abcd"})  # 6.4 MB of zeros, ~1 KB compressed
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for stream in (True, False):
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        new = pa.ipc.new_stream if stream else pa.ipc.new_file
+        with new(sink, table.schema, options=options) as writer:
+            writer.write_table(table)
+        body = sink.getvalue().to_pybytes()
+        assert len(body) < LIMIT
+        media = ARROW if stream else "application/vnd.apache.arrow.file"
+        resp = service.http.post("/predict", content=body, headers={"Content-Type": media})
+        assert error_of(resp, 413) == (f"the Arrow body decodes to {frame.size * 8} bytes, over this service's "
+                                       f"limit of {LIMIT} bytes")
+    # what fits is scored as before
+    small = service.X.head(5)
+    body = arrow_bytes(small)
+    resp = service.http.post("/predict", content=body, headers={"Content-Type": ARROW})
+    assert predictions(resp) == service.expected(small)
+
+
+def test_400_for_deeply_nested_json(service: Service) -> None:
+    body = b'{"inputs": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    assert len(body) < LIMIT
+    resp = service.http.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert error_of(resp, 400) == "the body is JSON nested too deeply"
+
+
 def test_413_oversized_bodies(service: Service) -> None:
     big = json.dumps({"inputs": [[0.5, 0.5, 0.5, 0.5]] * 5000}).encode()
     assert len(big) > LIMIT

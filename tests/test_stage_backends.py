@@ -265,12 +265,17 @@ def test_delete_with_and_without_artifact_and_gc(backend: StageBackend) -> None:
     assert not [k for k in backend.keys() if f"/{id1}/" in k]
     registry.delete_model(model_name="m", model_version="2", delete_artifact=False)
     assert registry.stage.exists(id2)
-    backend.put(f"{DB}/deadbeef/MANIFEST.json", b"{}")  # an upload that stopped half way
+    # an upload of this registry that stopped half way (its manifest, uploaded first, names it)
+    mine = json.dumps({"id": "deadbeef", "registry_id": registry.store.registry_id()}).encode()
+    backend.put(f"{DB}/deadbeef/MANIFEST.json", mine)
+    # ... and what gc cannot prove is this registry's: another registry's, and not a package
+    backend.put(f"{DB}/cafebabe/MANIFEST.json", json.dumps({"id": "cafebabe", "registry_id": "other"}).encode())
+    backend.put(f"{DB}/important_data/MANIFEST.json", b"{}")
     # a remote stage tells a half upload by its missing commit marker; gc removes both either way
     expected = sorted([("deadbeef", backend.remote), (id2, False)])
     assert sorted((e.name, e.temporary) for e in registry.gc(dry_run=True)) == expected
     registry.gc()
-    assert {k.split("/")[1] for k in backend.keys()} == {live}
+    assert {k.split("/")[1] for k in backend.keys()} == {live, "cafebabe", "important_data"}
     with pytest.raises(NotFound):
         registry.load_model("m", "2")
     assert registry.load_model("m", "3").predict(X).tolist() == [3.0, 12.0, 21.0, 30.0]

@@ -9,7 +9,7 @@ Commands are thin: parse, one call into the core, render through
 """
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -94,4 +94,33 @@ def main() -> None:
 
     if color_allowed(sys.stdout):
         app.rich_markup_mode = "rich"
-    app(prog_name="mlreg")
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run the app on ``argv``; the exit code. A usage error is one line, ``Error: ...``
+    (exit 2), as every other error, not Click's usage block."""
+    cx: Any
+    try:
+        from typer._click import exceptions as cx  # typer 0.2x carries its own Click
+    except ImportError:
+        from click import exceptions as cx
+
+    no_args = getattr(cx, "NoArgsIsHelpError", ())
+    try:
+        code = app(args=argv, prog_name="mlreg", standalone_mode=False)
+    except no_args as exc:  # `mlreg tag`: the group's help
+        exc.show()
+        return exc.exit_code
+    except cx.ClickException as exc:
+        usage = isinstance(exc, cx.UsageError)
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if usage and ctx is not None else "mlreg"
+        hint = f" (see '{where} --help')" if usage else ""
+        lines = [line.strip() for line in exc.format_message().splitlines() if line.strip()]
+        sys.stderr.write(f"Error: {' '.join(lines)}{hint}\n")
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("Aborted!\n")
+        return 1
+    return code if isinstance(code, int) else 0

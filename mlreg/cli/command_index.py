@@ -28,7 +28,7 @@ COMMANDS: list[Entry] = [
     ('history', 'history', 'Metadata',
      'Show the history of the registry, or of one model version, oldest first.'),
     ('gc', 'maintenance', 'Registry',
-     'Remove stage entries that no registry entry references.'),
+     "Remove this registry's stage entries that no registry entry references."),
     ('verify', 'maintenance', 'Registry',
      'Check model packages against their recorded sha256 checksums.'),
     ('serve', 'serve', 'Deployments',

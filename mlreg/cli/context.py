@@ -8,6 +8,7 @@ framework at import time: the registry is opened only by commands that need it.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ def funnel(func: F) -> F:
                 return result
         except MlregError as exc:
             if state.verbose:
-                _print_traceback()
+                _print_traceback(state)
             out.error(_one_line(exc.message))
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:
@@ -110,7 +111,7 @@ def funnel(func: F) -> F:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug, or an OS error nobody translated
             if state.verbose:
-                _print_traceback()
+                _print_traceback(state)
             hint = "" if state.verbose else " (run with --verbose for the traceback)"
             out.error(f"{type(exc).__name__}: {_one_line(str(exc))}{hint}")
             raise typer.Exit(1) from None
@@ -118,10 +119,46 @@ def funnel(func: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def _print_traceback() -> None:
+#: ``user:password@`` in a URL, or in what a library made of one (``KEY:SECRET@bucket``)
+_URL_PASSWORD = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]+)@")
+
+
+def _print_traceback(state: State) -> None:
+    """The traceback of the exception being handled, every secret mlreg knows of (and
+    any password written into a URL) replaced by ``***``: libraries' own messages, chained
+    below ours, may quote a URL or an option as given."""
     import traceback
 
-    traceback.print_exc(file=sys.stderr)
+    text = traceback.format_exc()
+    for secret in _known_secrets(state):
+        text = text.replace(secret, "***")
+    sys.stderr.write(_URL_PASSWORD.sub(lambda m: f"{m['user']}:***@", text))
+
+
+def _known_secrets(state: State) -> list[str]:
+    """The secrets of this invocation's settings (stage URL password, secret stage
+    options, the PostgreSQL password) and of the environment, longest first."""
+    import os
+    from urllib.parse import urlsplit
+
+    from mlreg.config import SECRET_ENV_HINTS, secret_values
+
+    found = [v for k, v in os.environ.items() if any(h in k.upper() for h in SECRET_ENV_HINTS) and len(v) >= 3]
+    try:
+        settings = state.session().settings
+    except MlregError:  # the settings are what failed: the environment is all there is to hide
+        return sorted(set(found), key=len, reverse=True)
+    found += secret_values(settings.stage_options)
+    for url in (settings.stage, str(settings.home)):
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            found.append(password)
+    if settings.home_password:
+        found.append(settings.home_password)
+    return sorted({s for s in found if s}, key=len, reverse=True)
 
 
 def _one_line(text: str) -> str:

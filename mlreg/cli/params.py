@@ -13,6 +13,9 @@ from mlreg.errors import UsageError
 #: (metric set m 1 delta -0.5): an unknown option is taken as that argument
 VALUE_MAY_START_WITH_DASH = {"ignore_unknown_options": True}
 
+#: the largest --limit (DuckDB takes a signed 64-bit LIMIT)
+MAX_LIMIT = 2**62
+
 FormatOpt = Annotated[
     Format,
     typer.Option(

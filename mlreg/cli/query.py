@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 import duckdb
 
-from mlreg.errors import UsageError
+from mlreg.errors import IntegrityError, UsageError
 
 #: columns of `mlreg list` in the text formats unless --columns says otherwise
 LIST_COLUMNS = ["NAME", "VERSION", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
@@ -38,6 +38,9 @@ def _user_sql(option: str, build: Callable[[], Any]) -> Any:
         return build()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "corrupt database file" in first.lower() or isinstance(exc, duckdb.IOException):
+            # reading the registry failed, whatever the options: say so, not that an option is wrong
+            raise IntegrityError(f"the registry file is corrupt: {first}") from None
         raise UsageError(f"invalid {option} expression: {first}") from None
 
 

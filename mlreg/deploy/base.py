@@ -62,6 +62,20 @@ class Platform(ABC):
         """Bring the deployment up; return the ``details`` to record. ``secrets`` holds
         the option values that ``check_options`` kept out of the record."""
 
+    def prepare(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment) -> None:
+        """Check what :meth:`create` needs (the verified package, a signature) before a
+        deployment it replaces is torn down, so that a replacement bound to fail leaves
+        the old one running."""
+        from mlreg.runtime import loading
+
+        spec.model_signature()
+        loading.verified(spec.package, what=spec.label)
+
+    def runs_beside(self, old: Deployment, new: Deployment) -> bool:
+        """Whether ``new`` can be brought up while ``old`` (of this platform, same name)
+        still runs, so that ``old`` is torn down only once ``new`` is ready."""
+        return False
+
     @abstractmethod
     def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         """Score ``data`` through the deployment."""

@@ -331,11 +331,13 @@ def run_sql(query: str, tables: dict[str, Any], functions: Iterable[tuple[Deploy
 
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("the SQL query is empty")
+    check_statements(query)
     con = readers.connect()
     for name, rel in tables.items():
         _copy_table(con, name, rel)
     failures: list[BaseException] = []
     register_functions(con, functions, failures)
+    _lock_down(con)
     try:
         result = con.sql(query)
         if result is None:
@@ -346,6 +348,40 @@ def run_sql(query: str, tables: dict[str, Any], functions: Iterable[tuple[Deploy
             raise failures[0] from None
         raise InvalidInput(f"SQL error: {_udf_message(readers.first_line(e))}") from None
     return con.table("result")
+
+
+#: what `mlreg sql` runs: queries, and statements on its own in-memory database. Not ATTACH,
+#: DETACH, COPY, EXPORT, INSTALL/LOAD, SET, PRAGMA, CALL (CHECKPOINT), VACUUM: nothing that
+#: could open the registry (or another database) or write a file.
+SQL_STATEMENTS = frozenset({
+    "SELECT", "EXPLAIN", "CREATE", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "PREPARE", "EXECUTE",
+    "VARIABLE_SET", "MERGE_INTO", "TRANSACTION", "RELATION",
+})
+
+
+def check_statements(query: str) -> None:
+    """Refuse (InvalidInput) a statement `mlreg sql` does not run, before running any."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as e:
+        raise InvalidInput(f"SQL error: {readers.first_line(e)}") from None
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in SQL_STATEMENTS:
+            shown = "INSTALL/LOAD" if kind == "LOAD" else kind.replace("_", " ")
+            raise InvalidInput(
+                f"mlreg sql runs queries on copies of the registry's lists and does not run {shown} statements "
+                "(it never attaches a database, writes a file or changes a setting)"
+            )
+
+
+def _lock_down(con: "duckdb.DuckDBPyConnection") -> None:
+    """No extension installed on the fly, no persistent secret, no setting changed by the query."""
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET allow_persistent_secrets = false")
+    con.execute("SET lock_configuration = true")
 
 
 def _copy_table(con: "duckdb.DuckDBPyConnection", name: str, rel: "duckdb.DuckDBPyRelation") -> None:

@@ -117,7 +117,9 @@ def _read_torch(path: Path) -> Any:
             return torch.jit.load(str(path), map_location="cpu")
     except RuntimeError:
         pass  # not TorchScript: a module saved with torch.save
-    model = torch.load(str(path), map_location="cpu", weights_only=False)
+    from mlreg.package import pickles  # the bytes verify_dir checked, not the file again
+
+    model = torch.load(pickles.kept_stream(path) or str(path), map_location="cpu", weights_only=False)
     if isinstance(model, dict):
         raise InvalidInput(
             f"model file {path} holds a dict (a state_dict?), not a module: save the module itself "

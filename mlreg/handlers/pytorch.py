@@ -100,7 +100,9 @@ class PyTorchHandler(ModelHandler):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 model = torch.jit.load(str(path), map_location="cpu")
         elif fmt == "torch-cloudpickle":
-            model = torch.load(str(path), map_location="cpu", weights_only=False)
+            from mlreg.package import pickles  # the bytes verify_dir checked, not the file again
+
+            model = torch.load(pickles.kept_stream(path) or str(path), map_location="cpu", weights_only=False)
         elif fmt == "torch-export":
             return torch.export.load(str(path))
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,42 @@ CHUNK = 4 * 1024 * 1024
 _PIPELINE_MIN = 3 * CHUNK  # below this the second thread does not pay for itself
 
 
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, a device, a socket, a directory): never
+    opened for reading, as reading a FIFO or a device can block forever."""
+
+    def __init__(self, path: str | Path, kind: str):
+        super().__init__(f"{path} is a {kind}, not a regular file")
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symbolic link")):
+        if test(mode):
+            return kind
+    return "regular file" if stat.S_ISREG(mode) else "special file"
+
+
+def open_regular(path: str | Path) -> int:
+    """A descriptor of ``path`` open for reading, refusing anything but a regular file
+    (NotRegularFile) before a read could block: the open itself does not wait for a FIFO's
+    writer (O_NONBLOCK), and the type is checked on what was opened (no race)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, file_kind(mode))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def sha256_path(path: str | Path) -> str:
-    """The sha256 of a file's contents."""
-    with open(path, "rb", buffering=0) as f:
+    """The sha256 of a regular file's contents (NotRegularFile for anything else)."""
+    with open(open_regular(path), "rb", buffering=0) as f:
         fd = f.fileno()
         size = os.fstat(fd).st_size
         if size < _PIPELINE_MIN:

@@ -26,6 +26,7 @@ back to ``pickle.load``. The index is covered by the file's sha256 like the rest
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -137,7 +138,7 @@ def load(path: str | Path) -> Any:
     if kept is not None:
         stream, buffers = kept
         return unpickling.load(io.BytesIO(stream), what, buffers=buffers)
-    with open(path, "rb", buffering=0) as f:
+    with open(hashing.open_regular(path), "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         index = _read_index(f, size)
         layout = _layout(f, index) if index is not None else None
@@ -172,8 +173,11 @@ def load_model(package_dir: str | Path) -> Any:
 
 # -- read once, verify and load -------------------------------------------------------------------
 KEEP_MIN = 16 * 1024 * 1024
-"""Files at least this large are read for keeps by ``read_verified``; smaller ones are
-simply read twice."""
+"""Pickles at least this large with an index are read by buffers (no copy) by
+``read_verified``; any other pickle is read whole, once."""
+PICKLE_SUFFIXES = (".pkl", ".pt", ".pth")
+"""Files of a package that are unpickled (cloudpickle, ``torch.load``): ``read_verified``
+keeps the bytes it checked for the load, so that nothing changes between check and load."""
 
 _kept: dict[str, tuple[bytearray, list[Any]]] = {}
 _kept_lock = threading.Lock()
@@ -185,14 +189,21 @@ def read_verified(path: Path, expected: str) -> str | None:
     checksum is ``expected``, the bytes are kept for the :func:`load` that follows, which
     then reads nothing (and unpickles exactly the bytes that were checked). None for any
     other file (no index, or small): the caller hashes it as usual."""
-    with open(path, "rb", buffering=0) as f:
+    with open(hashing.open_regular(path), "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
-        if size < KEEP_MIN:
-            return None
-        index = _read_index(f, size)
+        index = _read_index(f, size) if size >= KEEP_MIN else None
         layout = _layout(f, index) if index is not None else None
-        if index is None or layout is None:
-            return None
+        if layout is None:
+            if Path(path).suffix not in PICKLE_SUFFIXES:
+                return None  # not unpickled by mlreg: read again by its library
+            # a pickle without an index: read whole, hash, and unpickle these very bytes
+            data = _read(f, 0, size)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == expected:
+                with _kept_lock:
+                    _kept[_key(path)] = (data, [])
+            return digest
+        assert index is not None
         stream, buffers, _jobs, pieces = layout
         pieces.append(_read(f, index["stop"], size - index["stop"]))  # the index itself
         digest = hashing.fill_and_hash(f.fileno(), pieces)
@@ -201,6 +212,20 @@ def read_verified(path: Path, expected: str) -> str | None:
         with _kept_lock:
             _kept[_key(path)] = (stream, buffers)
     return digest
+
+
+def kept_stream(path: str | Path) -> io.BytesIO | None:
+    """The bytes :func:`read_verified` just checked for ``path``, as a stream (for a
+    library's own unpickler, e.g. ``torch.load``), or None."""
+    kept = _take(path)
+    if kept is None:
+        return None
+    stream, buffers = kept
+    if buffers:  # read by buffers: not a plain stream; put it back for ``load``
+        with _kept_lock:
+            _kept[_key(path)] = kept
+        return None
+    return io.BytesIO(stream)
 
 
 def drop_kept() -> None:

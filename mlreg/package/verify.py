@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlreg.errors import IntegrityError
-from mlreg.package.hashing import sha256_path
+from mlreg.package.hashing import NotRegularFile, open_regular, sha256_path
 
 
 @dataclass
@@ -51,7 +51,7 @@ def is_bytecode_cache(path: Path) -> bool:
     them. Anything else in ``__pycache__`` (another interpreter's, or bytecode that is not
     the source's) is reported as an extra file, and refused in code paths by a load.
     """
-    if path.parent.name != "__pycache__" or path.suffix != ".pyc" or path.is_symlink():
+    if path.parent.name != "__pycache__" or path.suffix != ".pyc" or path.is_symlink() or not path.is_file():
         return False
     parts = path.name[: -len(".pyc")].split(".")
     optimize = 0
@@ -63,8 +63,10 @@ def is_bytecode_cache(path: Path) -> bool:
     if source.is_symlink() or not source.is_file():
         return False
     try:
-        data = path.read_bytes()
-        src = source.read_bytes()
+        with open(open_regular(path), "rb") as f:
+            data = f.read()
+        with open(open_regular(source), "rb") as f:
+            src = f.read()
         if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
             return False
         flags = int.from_bytes(data[4:8], "little")
@@ -84,7 +86,10 @@ def hash_dir(root: Path) -> dict[str, str]:
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             full = Path(dirpath) / name
-            out[full.relative_to(root).as_posix()] = sha256_path(full)
+            try:
+                out[full.relative_to(root).as_posix()] = sha256_path(full)
+            except NotRegularFile as exc:  # never read: a FIFO or a device could block
+                out[full.relative_to(root).as_posix()] = f"special:{exc.kind}"
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 from mlreg import _faults
 from mlreg.errors import InvalidInput
 from mlreg.package import MANIFEST, fileio
-from mlreg.package.hashing import sha256_path, update_overlapped
+from mlreg.package.hashing import NotRegularFile, open_regular, sha256_path, update_overlapped
 
 LARGE_WRITE = 8 * 1024 * 1024
 """A write of at least this many bytes (a large array's data, which the pickler hands
@@ -137,7 +137,11 @@ class PackageWriter:
                 self._copy_file(full, f"{dest}/{rel}")
 
     def _copy_file(self, src: Path, relpath: str) -> None:
-        with open(src, "rb") as fin, self.open(relpath) as fout:
+        try:
+            fd = open_regular(src)  # a FIFO or a device would block, or never end
+        except NotRegularFile as exc:
+            raise InvalidInput(f"code path file {src} is a {exc.kind}, not a regular file") from None
+        with open(fd, "rb") as fin, self.open(relpath) as fout:
             while chunk := fin.read(1024 * 1024):
                 fout.write(chunk)
 

@@ -115,7 +115,7 @@ def copy_registry(
         else:
             if version is not None and dst_stage is not None:
                 with target.inflight(version.id):
-                    copied = _copy_package(src_stage, dst_stage, version)
+                    copied = _copy_package(src_stage, dst_stage, version, target.registry_id())
                     version = _relocated(version, dst_stage)
                     _import(target, target_session.role, version, unit_events, unit_deps, keep_ids)
                 result.packages_copied += copied
@@ -156,7 +156,7 @@ def _relocated(version: NewVersion, stage: "Stage") -> NewVersion:
     return replace(version, uri=stage.uri(version.id))
 
 
-def _copy_package(src: "Stage", dst: "Stage", version: NewVersion) -> int:
+def _copy_package(src: "Stage", dst: "Stage", version: NewVersion, owner: str | None = None) -> int:
     """Copy one package (verified against its recorded sha256); 0 if it is there already."""
     import shutil
 
@@ -170,7 +170,7 @@ def _copy_package(src: "Stage", dst: "Stage", version: NewVersion) -> int:
     if dst.exists(version.id):
         dst.delete(version.id)  # a damaged earlier copy
     local = src.local_dir(version.id, version.files)
-    workdir = dst.begin(version.id)
+    workdir = dst.begin(version.id, owner=owner)  # the target's gc removes it if the copy stops
     try:
         for rel in sorted(version.files):
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)

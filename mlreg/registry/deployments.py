@@ -139,11 +139,14 @@ class Deployments:
         )
         ctx = self._core.platform_context()
         spec = target.scoring_spec(ctx, row, dep)
-        # a warehouse function holds nothing exclusive: build the new one before dropping
-        # the old, so a failed replacement leaves the old one working. A service may hold
-        # a port the new one needs, so it goes first.
-        swap_after = existing is not None and existing.platform is plat is TargetPlatform.WAREHOUSE
+        # build the new deployment before dropping the old, so a failed replacement leaves
+        # the old one working: a warehouse function holds nothing exclusive, a service on a
+        # port of its own neither. A service that needs the old one's port can only start
+        # once the old one stopped: everything that can be checked is checked before.
+        swap_after = existing is not None and existing.platform is plat and (
+            plat is TargetPlatform.WAREHOUSE or target.runs_beside(existing, dep))
         if existing is not None and not swap_after:
+            target.prepare(ctx, spec, dep)
             self._teardown(existing)
         dep.details = target.create(ctx, spec, dep, secrets) or {}
         try:

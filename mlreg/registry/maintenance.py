@@ -10,6 +10,7 @@ from mlreg.errors import InvalidInput
 from mlreg.records import ModelRow
 from mlreg.registry.core import RegistryCore
 from mlreg.stage import StageEntry
+from mlreg.stage.base import owner_tag
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,19 @@ class Maintenance:
         return self._core.store.is_inflight(model_id)
 
     def gc(self, dry_run: bool = False) -> list[StageEntry]:
+        """Remove (or, ``dry_run``, list) the stage entries this registry owns and no
+        longer needs: its packages that no version references, and its abandoned
+        temporaries. It owns only what proves it (see ``Stage.owner``): a package whose
+        manifest carries this registry's ID, a temporary tagged with it. Anything else is
+        never touched: another registry's packages on a shared stage, whatever is not an
+        mlreg package, and packages logged before registry IDs (mlreg 0.2 and earlier: no ID in
+        their manifest), which stay until removed by hand."""
         # Order matters against a concurrent log: an entry found not in flight is either
         # abandoned or already committed, so the registry must be read *after* the
         # in-flight checks (a log holds its in-flight marker until its commit is done).
         stage = self._core.stage
-        candidates = [e for e in stage.entries() if not self._inflight(e)]
+        mine = owner_tag(self._core.store.registry_id())
+        candidates = [e for e in stage.entries() if stage.owner(e) == mine and not self._inflight(e)]
         with self._core.read() as reader:
             referenced = reader.version_ids()
         removed = [e for e in candidates if e.temporary or e.name not in referenced]

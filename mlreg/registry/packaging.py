@@ -121,6 +121,7 @@ def build_package(
     options: dict[str, Any],
     sample_input_data: Any,
     signatures: Any,
+    registry_id: str | None = None,
 ) -> BuiltPackage:
     model_type = options.get("model_type")
     handler = handlers.get_handler(model_type) if model_type else handlers.detect(model)
@@ -165,6 +166,8 @@ def build_package(
         "format_version": FORMAT_VERSION,
         "mlreg_version": __version__,
         "id": model_id,
+        # the registry that logged it: its gc removes the package only if it carries this
+        **({"registry_id": registry_id} if registry_id else {}),
         "name": model_name,
         "version": model_version,
         "type": handler.type_name,

@@ -117,14 +117,15 @@ class Versions:
 
         model_id = uuid.uuid4().hex
         stage = self._core.stage
+        registry_id = self._core.store.registry_id()
         with self._core.store.inflight(model_id):
-            workdir = stage.begin(model_id)
+            workdir = stage.begin(model_id, owner=registry_id)
             try:
                 built = packaging.build_package(
                     root=workdir, model=model, model_id=model_id, model_name=model_name,
                     model_version=model_version, code_paths=paths, conda_dependencies=conda,
                     pip_requirements=pip, options=opts, sample_input_data=sample_input_data,
-                    signatures=signatures,
+                    signatures=signatures, registry_id=registry_id,
                 )
                 stage.publish(model_id, workdir, built.files)
             except BaseException:

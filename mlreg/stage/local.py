@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
+import stat
 from pathlib import Path
 from typing import Iterable
 
@@ -12,8 +12,8 @@ from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
 from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.package.verify import is_bytecode_cache
-from mlreg.package.hashing import sha256_path
-from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry
+from mlreg.package.hashing import NotRegularFile, sha256_path
+from mlreg.stage.base import MANIFEST_MAX_BYTES, TMP_PREFIX, Stage, StageEntry, temp_name
 
 
 def _fsync_dir(path: Path) -> None:
@@ -56,12 +56,12 @@ class LocalStage(Stage):
     def uri(self, package_id: str) -> str:
         return str(self._path(package_id))
 
-    def begin(self, package_id: str) -> Path:
+    def begin(self, package_id: str, owner: str | None = None) -> Path:
         try:
             mkdirs(self.root)
         except OSError as exc:
             raise InvalidInput(f"cannot create stage directory {self.root}: {exc.strerror}") from None
-        tmp = self.root / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
+        tmp = self.root / temp_name(package_id, owner)
         tmp.mkdir()
         no_world_write(tmp, tmp.stat().st_mode)
         return tmp
@@ -100,7 +100,13 @@ class LocalStage(Stage):
                 if is_bytecode_cache(full):
                     continue  # written by Python when a loaded model imported its code paths
                 rel = full.relative_to(root).as_posix()
-                out[rel] = f"symlink:{os.readlink(full)}" if full.is_symlink() else sha256_path(full)
+                if full.is_symlink():
+                    out[rel] = f"symlink:{os.readlink(full)}"
+                    continue
+                try:
+                    out[rel] = sha256_path(full)
+                except NotRegularFile as exc:  # a FIFO or a device: never read (it could block)
+                    out[rel] = f"special:{exc.kind}"
         return out
 
     def delete(self, package_id: str) -> None:
@@ -109,6 +115,28 @@ class LocalStage(Stage):
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
             path.unlink()
+
+    def read_manifest(self, package_id: str) -> bytes | None:
+        from mlreg.package import MANIFEST
+
+        entry = self.root / package_id
+        if "/" in package_id or package_id.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            return None
+        try:
+            # O_NOFOLLOW and O_NONBLOCK: a link or a FIFO named like a manifest is not one
+            fd = os.open(entry / MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_MAX_BYTES:
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                return f.read()
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def entries(self) -> Iterable[StageEntry]:
         if not self.root.is_dir():

@@ -36,9 +36,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mlreg import _faults
 from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MissingDependency, MlregError
+from mlreg.package import MANIFEST
 from mlreg.stage import failures, progress, transfer
 from mlreg.stage.backends import BACKENDS, DIRECTORIES, SECRET_HINTS, backend, import_backend, make_filesystem
-from mlreg.stage.base import TMP_PREFIX, Stage, StageEntry
+from mlreg.stage.base import MANIFEST_MAX_BYTES, TMP_PREFIX, Stage, StageEntry
 from mlreg.stage.cache import Cache
 
 COMMIT = ".mlreg-commit.json"
@@ -263,7 +264,9 @@ class RemoteStage(Stage):
         return out
 
     # -- writing ----------------------------------------------------------------------------------
-    def begin(self, package_id: str) -> Path:
+    def begin(self, package_id: str, owner: str | None = None) -> Path:
+        # the temporary directory is local: on the stage, an upload under way is the
+        # package's folder without its commit marker, owned through its manifest (uploaded first)
         self._check_id(package_id)
         local = self.cache.tmp_dir() / f"{TMP_PREFIX}{package_id}-{uuid.uuid4().hex[:8]}"
         local.mkdir()
@@ -273,6 +276,9 @@ class RemoteStage(Stage):
         local_dir = Path(local_dir)
         paths = sorted(p for p in local_dir.rglob("*") if p.is_file())
         rels = {p.relative_to(local_dir).as_posix(): p for p in paths}
+        # the manifest first: it says which registry owns the package (for gc) from the
+        # moment anything of it is on the stage
+        rels = dict(sorted(rels.items(), key=lambda item: (item[0] != MANIFEST, item[0])))
         for rel in rels:
             self._check_rel(rel)
         absent = sorted(set(files) - set(rels))
@@ -346,6 +352,16 @@ class RemoteStage(Stage):
         view = self.cache.view(package_id, blobs)
         self.cache.evict(keep=blobs.values())
         return view
+
+    def read_manifest(self, package_id: str) -> bytes | None:
+        if package_id.startswith(".") or "/" in package_id or not package_id:
+            return None
+        with self._errors("reading a manifest"):
+            try:
+                raw = transfer.read_small(self.fs, self._key(package_id, MANIFEST))
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+        return raw if len(raw) <= MANIFEST_MAX_BYTES else None
 
     def hashes(self, package_id: str) -> dict[str, str]:
         out: dict[str, str] = {}

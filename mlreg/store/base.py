@@ -50,6 +50,7 @@ HISTORY_COLUMNS = (
 )
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+MAX_LOCK_TIMEOUT = 86400.0 * 365  # a year: larger values overflow the OS's timeouts
 
 
 def lock_timeout() -> float:
@@ -62,6 +63,9 @@ def lock_timeout() -> float:
         value = float(raw)
     except ValueError:
         raise MlregError(f"MLREG_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")) or value > MAX_LOCK_TIMEOUT:
+        raise MlregError(
+            f"MLREG_LOCK_TIMEOUT must be a finite number of seconds (at most {MAX_LOCK_TIMEOUT:g}), not {raw!r}")
     return max(value, 0.0)
 
 
@@ -199,6 +203,12 @@ class MetadataStore(ABC):
     @abstractmethod
     def schema_version(self) -> int:
         """The schema version of the registry."""
+
+    @abstractmethod
+    def registry_id(self) -> str:
+        """The registry's identity: a random ID (UUID text) made when it was created, never
+        changed, never shared by a copy. Each package the registry logs records it in its
+        manifest; ``gc`` removes only packages that carry it."""
 
     @abstractmethod
     def read(self) -> AbstractContextManager[StoreReader]:

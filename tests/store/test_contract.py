@@ -79,6 +79,20 @@ def test_create_is_idempotent_and_reports_the_schema(store_url):
     assert store.url and "secret" not in store.url
 
 
+def test_a_registry_has_an_identity_of_its_own_that_never_changes(store_url, tmp_path):
+    import uuid
+
+    store = open_store(store_url)
+    store.create_or_upgrade()
+    rid = store.registry_id()
+    assert str(uuid.UUID(rid)) == rid
+    store.create_or_upgrade()
+    assert open_store(store_url).registry_id() == rid  # read back by another opener, after an upgrade
+    other = open_store(str(tmp_path / "other" / "MODEL_REGISTRY.duckdb"))
+    other.create_or_upgrade()
+    assert other.registry_id() != rid
+
+
 # -- versions ----------------------------------------------------------------------------------------
 def test_register_and_read_back_every_field(store):
     v = version()

@@ -6,13 +6,15 @@ a service deployment is an HTTP server that keeps running.
 """
 
 from enum import Enum
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
 from mlreg.cli.params import FormatOpt, NameArg, OptNameArg, OptVersionArg, VersionArg, name_and_version, parse_pairs
+from mlreg.errors import UsageError
 
 #: columns of `deploy list` in the text formats (json/jsonl carry every column)
 LIST_COLUMNS = ["NAME", "MODEL_NAME", "MODEL_VERSION", "PLATFORM", "TARGET_METHOD", "PERMANENT", "STATUS", "CREATED_TIME"]
@@ -49,6 +51,10 @@ def create(
         help="A deployment option, e.g. output_with_input_features=true, keep_order=false, relax_version=true, "
              "replace_udf=true, permanent_udf_stage_location=DIR; service: host, port, num_workers, auth_token, ...; "
              "repeat for several.")] = None,
+    auth_token_file: Annotated[Optional[Path], typer.Option(
+        "--auth-token-file", metavar="FILE", dir_okay=False,
+        help="service: read the bearer token from FILE (its first line), so that it never shows in `ps`; "
+             "MLREG_SERVICE_TOKEN works too.")] = None,
 ) -> None:
     """Deploy a model version under a name unique in the registry (always permanent).
 
@@ -57,7 +63,13 @@ def create(
     it was logged with, unless --option relax_version=true.
     """
     state = get_state(ctx)
-    options = parse_pairs(option, "--option")
+    options: dict[str, Any] = dict(parse_pairs(option, "--option"))
+    if auth_token_file is not None:
+        from mlreg.deploy.service.platform import read_token_file
+
+        if "auth_token" in options:
+            raise UsageError("give the token once: --auth-token-file or --option auth_token, not both")
+        options["auth_token"] = read_token_file(auth_token_file)
     dep = state.registry().deploy(name, version, deployment, target_method=target_method, permanent=True,
                                   platform=platform.value, options=options)
     if dep.details.get("url"):

@@ -6,7 +6,7 @@ import typer
 
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
-from mlreg.cli.params import FormatOpt, OptNameArg, OptVersionArg, name_and_version
+from mlreg.cli.params import MAX_LIMIT, FormatOpt, OptNameArg, OptVersionArg, name_and_version
 from mlreg.errors import NotFound
 
 
@@ -15,7 +15,7 @@ def history(
     ctx: typer.Context,
     name: OptNameArg = None,
     version: OptVersionArg = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0, max=MAX_LIMIT,
                                                  help="Only the N most recent events.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:

@@ -21,10 +21,13 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Remove stage entries that no registry entry references.
+    """Remove this registry's stage entries that no registry entry references.
 
     These are leftovers of failed or interrupted logs and packages kept by
-    delete --keep-artifact. Prints what was (or would be) removed.
+    delete --keep-artifact. Only entries that prove they are this registry's (its
+    registry ID in a package's manifest or a temporary's name) are removed: never
+    another registry's packages on a shared stage, nor anything that is not a
+    package. Prints what was (or would be) removed.
     """
     state = get_state(ctx)
     entries = state.registry().gc(dry_run=dry_run)

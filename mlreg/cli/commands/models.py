@@ -9,6 +9,7 @@ import typer
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
 from mlreg.cli.params import (
+    MAX_LIMIT,
     VALUE_MAY_START_WITH_DASH,
     FormatOpt,
     NameArg,
@@ -125,7 +126,7 @@ def list_(
         help="Columns to show, comma-separated (names or SQL expressions); json/jsonl show all by default.")] = None,
     order_by: Annotated[Optional[str], typer.Option(
         "--order-by", metavar="EXPR", help="SQL ORDER BY expression, e.g. 'CREATION_TIME DESC'.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0, help="At most N rows.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0, max=MAX_LIMIT, help="At most N rows.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List model versions, oldest first.

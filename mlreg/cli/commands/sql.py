@@ -24,6 +24,9 @@ def sql(
     changes nothing in the registry); files are read as in DuckDB, e.g.
 
         mlreg sql "SELECT id, churn_v3(age, plan) FROM 'customers.parquet'"
+
+    It changes nothing outside its own in-memory database: ATTACH, DETACH, COPY,
+    EXPORT, INSTALL, LOAD, SET, PRAGMA, CALL and VACUUM are refused.
     """
     state = get_state(ctx)
     rel = state.registry().sql(query)

@@ -134,6 +134,24 @@ def build_app(spec: dict[str, Any], token_sha256: str | None = None, parent_pid:
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
+def build_refusing_app(spec: dict[str, Any], reason: str, parent_pid: int | None = None) -> Any:
+    """The app of a worker that refuses to serve (its model package failed its checksum
+    check): 503 with the reason on every route, ``/health`` included."""
+    from starlette.responses import Response
+
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
+    body = _error_body(503, f"this worker refuses to serve model {spec.get('model_name')}/"
+                            f"{spec.get('model_version')}: {reason}")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await Response(body, status_code=503, media_type=JSON)(scope, receive, send)
+
+    return app
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: ask the kernel to SIGTERM this worker when its supervisor dies, so a killed
     service leaves no worker holding its port."""

@@ -102,6 +102,14 @@ class ServedModel:
 
         from mlreg.data import tables
 
+        limit = self.spec.get("max_request_bytes")
+        if limit:  # before decoding: a small compressed body may stand for gigabytes
+            from mlreg.deploy.service.arrowsize import decoded_size
+
+            size = decoded_size(body, file_format)
+            if size is not None and size > int(limit):
+                raise RequestError(413, f"the Arrow body decodes to {size} bytes, over this service's limit of "
+                                        f"{int(limit)} bytes")
         try:
             reader = pa.ipc.open_file(body) if file_format else pa.ipc.open_stream(body)
             table = reader.read_all()
@@ -115,6 +123,8 @@ class ServedModel:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as e:
             raise RequestError(400, f"the body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise RequestError(400, "the body is JSON nested too deeply") from None
         keys = [k for k in JSON_KEYS if isinstance(doc, dict) and k in doc]
         if len(keys) != 1:
             raise RequestError(400, "a JSON body is an object with exactly one of the keys: " + ", ".join(JSON_KEYS))

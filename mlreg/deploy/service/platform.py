@@ -85,12 +85,26 @@ def check(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         raise InvalidInput("option keep_order=False is not supported by a service: it always keeps the input order")
     secrets: dict[str, Any] = {}
     token = opts["auth_token"]
+    if token is None and os.environ.get(TOKEN_ENV):  # as `mlreg serve` does
+        token = os.environ[TOKEN_ENV]
     if token is not None:
         if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token):
             raise InvalidInput("option auth_token must be a non-empty string without spaces")
         secrets["auth_token"] = token
     recorded["auth_token"] = SECRET_MARKER if token is not None else None
     return recorded, secrets
+
+
+def read_token_file(path: str | Path) -> str:
+    """A bearer token kept in a file (its first line), for `--auth-token-file`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the token file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not token:
+        raise InvalidInput(f"the token file {path} is empty")
+    return token
 
 
 def run_dir(ctx: PlatformContext) -> Path:
@@ -145,6 +159,12 @@ class ServicePlatform(Platform):
             _TOKENS[(ctx.registry, deployment.name)] = secrets["auth_token"]
         return {**details, **extra}
 
+    def runs_beside(self, old: Deployment, new: Deployment) -> bool:
+        # a new service on a port of its own starts before the old one stops; one that
+        # needs the old one's port can only start after it (once its package is verified)
+        port = new.options.get("port")
+        return not port or port != old.details.get("port")
+
     def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         from mlreg.deploy.service import client
 
@@ -153,6 +173,14 @@ class ServicePlatform(Platform):
             raise MlregError(
                 f"service deployment {deployment.name} is stopped (its process {details.get('pid')} is gone; "
                 f"log: {details.get('log')}); restart it by deploying again with options={{'replace_udf': True}}"
+            )
+        refused = supervisor.unhealthy(details)
+        if refused is not None:
+            from mlreg.errors import IntegrityError
+
+            raise IntegrityError(
+                f"service deployment {deployment.name} is unhealthy: a worker refuses to serve ({refused}); "
+                "check the package with `mlreg verify`, then deploy again with options={'replace_udf': True}"
             )
         return client.predict(details["url"], data, token_for(ctx, deployment), deployment.signature)
 

@@ -26,8 +26,16 @@ STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE
 def _write_state(path: Path | None, state: dict[str, Any]) -> None:
     if path is None:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
+    _replace_private(path, path.with_name(path.name + ".tmp"), state)
+
+
+def _replace_private(path: Path, tmp: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically, 0600, never through a link."""
+    from mlreg.deploy.service.supervisor import private_file
+
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(private_file(tmp, os.O_EXCL), "w", encoding="utf-8") as f:
+        f.write(json.dumps(state))
     os.replace(tmp, path)
 
 
@@ -40,10 +48,12 @@ def serve(
     token: str | None = None,
     on_listen: Callable[[str, int], None] | None = None,
     log_level: str = "info",
+    state_file: Path | None = None,
 ) -> None:
     """Serve ``spec`` until SIGTERM or SIGINT. ``token``: the bearer token requests
     need (None: no authentication). ``on_listen(host, port)`` is called once the socket
-    is bound (``port`` is the real one when 0 was asked)."""
+    is bound (``port`` is the real one when 0 was asked). ``state_file``: where a worker
+    that refuses to serve (its package changed) records it, for `deploy list`."""
     try:
         import uvicorn
         from uvicorn.supervisors import Multiprocess
@@ -61,7 +71,7 @@ def serve(
     if workers == 1:
         factory = functools.partial(build_app, spec, digest, None)
     else:
-        factory = functools.partial(_worker_app, spec, digest, os.getpid())
+        factory = functools.partial(_worker_app, spec, digest, os.getpid(), state_file)
     config = uvicorn.Config(
         factory, factory=True, host=host, port=port, workers=workers, log_level=log_level,
         access_log=False, lifespan="off", timeout_graceful_shutdown=10,
@@ -116,16 +126,24 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker_app(spec: dict[str, Any], digest: str | None, parent_pid: int) -> Any:
-    """The app factory of a worker process: a model that cannot be loaded ends the
-    worker with uvicorn's startup-failure code, so that the supervisor stops instead of
-    restarting it forever."""
+def _worker_app(spec: dict[str, Any], digest: str | None, parent_pid: int, state_file: Path | None = None) -> Any:
+    """The app factory of a worker process (also of one uvicorn starts again after a
+    worker died). A package that fails its checksum check is never unpickled: the worker
+    refuses to serve (503 on every route), records why in the state file (`deploy list`
+    shows the deployment ``unhealthy``) and stays up, so that uvicorn does not restart it
+    forever. Any other model that cannot be loaded ends the worker with uvicorn's
+    startup-failure code, so that the supervisor stops instead of restarting it forever."""
     import logging
 
-    from mlreg.deploy.service.app import build_app
+    from mlreg.deploy.service.app import build_app, build_refusing_app
+    from mlreg.errors import IntegrityError
 
     try:
         app = build_app(spec, digest, parent_pid)
+    except IntegrityError as e:
+        logging.getLogger("uvicorn.error").error("refusing to serve: %s", e)
+        record_unhealthy(state_file, str(e))
+        return build_refusing_app(spec, str(e), parent_pid)
     except Exception as e:  # noqa: BLE001 - logged with its type; the supervisor reports the exit
         logging.getLogger("uvicorn.error").error("cannot load the model: %s: %s", type(e).__name__, e)
         sys.exit(STARTUP_FAILURE)
@@ -140,6 +158,20 @@ def _freeze() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+def record_unhealthy(state_file: Path | None, reason: str) -> None:
+    """Add to the service's state file that a worker (this process) refuses to serve."""
+    if state_file is None:
+        return
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    if not isinstance(state, dict):
+        state = {}
+    state["unhealthy"] = {"pid": os.getpid(), "reason": reason}
+    _replace_private(state_file, state_file.with_name(f"{state_file.name}.{os.getpid()}.tmp"), state)
 
 
 def _daemonize(state_file: Path) -> None:
@@ -159,21 +191,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--state-file", type=Path, help="where to write the pid and the bound port")
     parser.add_argument("--daemon", action="store_true", help="detach: fork, new session")
+    parser.add_argument("--token-stdin", action="store_true",
+                        help="read the bearer token from the first line of stdin (not from the environment)")
     args = parser.parse_args(argv)
+    piped = sys.stdin.readline().strip() if args.token_stdin else None  # before the fork: the caller waits
 
     if args.daemon:
         if args.state_file is None:
             parser.error("--daemon needs --state-file")
         _daemonize(args.state_file)
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
-    token = os.environ.pop(TOKEN_ENV, None) or None  # workers get its digest, not the token
+    # workers get its digest, not the token; a piped token never shows in /proc/<pid>/environ
+    token = piped or os.environ.pop(TOKEN_ENV, None) or None
 
     def listening(host: str, port: int) -> None:
         print(f"mlreg service listening on {host}:{port}", file=sys.stderr, flush=True)
         _write_state(args.state_file, {"pid": os.getpid(), "port": port})
 
     try:
-        serve(spec, host=args.host, port=args.port, workers=args.workers, token=token, on_listen=listening)
+        serve(spec, host=args.host, port=args.port, workers=args.workers, token=token, on_listen=listening,
+              state_file=args.state_file)
     except Exception as e:  # noqa: BLE001 - the supervisor shows the log's last lines
         what = str(e) if isinstance(e, MlregError) else f"{type(e).__name__}: {e}"
         print(f"mlreg service failed: {what}", file=sys.stderr, flush=True)

@@ -9,11 +9,13 @@ and log; status checks the process and ``GET /health``.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -135,6 +137,38 @@ def log_tail(path: Path, offset: int = 0, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(tail) if tail else "(the log is empty)"
 
 
+# -- files ----------------------------------------------------------------------------------
+def private_dir(path: Path) -> None:
+    """The services directory: created if needed, writable by its owner only (whatever
+    the umask), so nobody else can plant a link or a file in it."""
+    from mlreg.fsutil import mkdirs
+
+    mkdirs(path)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o022:
+        os.chmod(path, mode & ~0o022)
+
+
+def private_file(path: Path, flags: int) -> int:
+    """A descriptor of a service file open for writing, created 0600 (the umask can only
+    narrow it); never through a symbolic link (O_NOFOLLOW), nor onto anything but a
+    regular file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MlregError(f"service file {path} is a symbolic link; refusing to write through it (remove it)") from None
+        raise MlregError(f"cannot write service file {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise MlregError(f"service file {path} is not a regular file; refusing to write to it (remove it)")
+    os.set_blocking(fd, True)
+    if st.st_mode & 0o022:
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o022)
+    return fd
+
+
 # -- start / stop ---------------------------------------------------------------------------
 def start(
     spec: dict[str, Any],
@@ -152,18 +186,17 @@ def start(
     model. Raises MlregError with the log's last lines when it does not come up."""
     import mlreg
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     log_path = run_dir / f"{name}.log"
     run_id = uuid.uuid4().hex[:12]  # two deploys of one name at once must not share files
     spec_path = run_dir / f"{name}.{run_id}.spec.json"
     state_path = run_dir / f"{name}.{run_id}.state.json"
-    spec_path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
     state_path.unlink(missing_ok=True)
+    with os.fdopen(private_file(spec_path, os.O_TRUNC), "w", encoding="utf-8") as f:
+        f.write(json.dumps(spec, indent=1))
 
     env = dict(os.environ)
-    env.pop(TOKEN_ENV, None)  # only the deployment's own token, never an inherited one
-    if token:
-        env[TOKEN_ENV] = token
+    env.pop(TOKEN_ENV, None)  # the token goes through a pipe: never in the server's environment
     if not use_gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
     env["PYTHONUNBUFFERED"] = "1"
@@ -171,14 +204,24 @@ def start(
     env["PYTHONPATH"] = os.pathsep.join([src_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     cmd = [sys.executable, "-m", "mlreg.deploy.service.server", "--spec", str(spec_path), "--host", host,
            "--port", str(port), "--workers", str(workers), "--state-file", str(state_path), "--daemon"]
+    if token:
+        cmd.append("--token-stdin")
 
-    with open(log_path, "ab") as log:
-        offset = log.tell()
+    with os.fdopen(private_file(log_path, os.O_APPEND), "ab") as log:
+        offset = log.seek(0, os.SEEK_END)
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         log.write(f"--- {stamp} starting {spec['model_name']}/{spec['model_version']} as {name}\n".encode())
         log.flush()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=env, cwd=str(run_dir), start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if token else subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, cwd=str(run_dir), start_new_session=True,
+                                close_fds=True)
+        if token and proc.stdin is not None:
+            try:
+                proc.stdin.write(token.encode("utf-8") + b"\n")
+            except BrokenPipeError:
+                pass  # the server is gone already: its exit code and log tell why
+            finally:
+                proc.stdin.close()
     files = {"spec": str(spec_path), "state": str(state_path)}
     found: dict[str, Any] = {}
     try:
@@ -223,6 +266,8 @@ def _wait_ready(spec: dict[str, Any], name: str, host: str, state_path: Path, lo
 
     while True:
         state = _read_state(state_path)
+        if state.get("unhealthy"):  # a worker found the package changed since it was verified
+            raise fail(f"refused to serve: {unhealthy({'state': str(state_path)})}")
         if "pid" not in found and state.get("pid"):
             found["pid"] = int(state["pid"])
             found["pid_start"] = start_time(found["pid"])
@@ -251,12 +296,25 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def status(details: dict[str, Any]) -> str:
-    """'running' (process alive and /health answers), 'unhealthy' (alive, no answer)
-    or 'stopped'."""
+    """'running' (process alive and /health answers), 'unhealthy' (alive, but no answer,
+    or a worker refuses to serve: see :func:`unhealthy`) or 'stopped'."""
     pid = details.get("pid")
     if not pid or not is_alive(int(pid), details.get("pid_start")):
         return "stopped"
+    if unhealthy(details) is not None:
+        return "unhealthy"
     return "running" if health(details.get("host", "127.0.0.1"), int(details["port"])) is not None else "unhealthy"
+
+
+def unhealthy(details: dict[str, Any]) -> str | None:
+    """Why a worker of the service refuses to serve (recorded in its state file by the
+    worker: its model package changed since it was deployed), or None."""
+    if not details.get("state"):
+        return None
+    found = _read_state(Path(details["state"])).get("unhealthy")
+    if not found:
+        return None
+    return str(found.get("reason") if isinstance(found, dict) else found)
 
 
 def stop(details: dict[str, Any], timeout: float = 15.0) -> None:

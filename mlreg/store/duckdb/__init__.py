@@ -34,6 +34,7 @@ class DuckDBStore(MetadataStore):
         self.file = RegistryFile(Path(path), timeout)
         self.path = self.file.path
         self.url = str(self.path)
+        self._registry_id: str | None = None
 
     def __repr__(self) -> str:
         return f"DuckDBStore({self.url!r})"
@@ -51,6 +52,15 @@ class DuckDBStore(MetadataStore):
     def schema_version(self) -> int:
         with self.file.read() as con:
             return current_version(con)[0]
+
+    def registry_id(self) -> str:
+        """The random ID the registry was given at creation (migration m003)."""
+        if self._registry_id is None:
+            with self.file.read() as con:
+                found = con.execute("SELECT id FROM registry_info").fetchone()
+            assert found is not None
+            self._registry_id = str(found[0])
+        return self._registry_id
 
     @contextmanager
     def read(self) -> Iterator[StoreReader]:

@@ -308,6 +308,15 @@ class RegistryFile:
                     pass
 
     # -- creation and upgrade --------------------------------------------------------
+    def _refuse_foreign(self, con: duckdb.DuckDBPyConnection) -> None:
+        found = _foreign_tables(con)
+        if found:
+            shown = ", ".join(found[:5]) + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
+            raise IntegrityError(
+                f"{self.path} is a DuckDB database but not an mlreg registry (it holds {shown}); "
+                "nothing was changed: name another database or home"
+            )
+
     def create_or_upgrade(self) -> tuple[bool, list[str]]:
         """Create the registry, or bring an older one up to date.
         Returns (created, names of the migrations applied)."""
@@ -318,6 +327,9 @@ class RegistryFile:
         with self._lock(exclusive=True):
             created = not self.exists()
             try:
+                if not created:
+                    with self._attached(read_only=True) as con:  # look before changing anything
+                        self._refuse_foreign(con)
                 with self._attached(read_only=False, create=created) as con:
                     applied = migrations.upgrade(con, self.path)
                     if not created:
@@ -327,6 +339,18 @@ class RegistryFile:
             if created:
                 no_world_write(self.path)
             return created, applied
+
+
+def _foreign_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables and views of a DuckDB file that has no mlreg schema: not one of ours
+    (a file whose first `create` was interrupted holds at most ``schema_migrations``)."""
+    if migrations.current_version(con)[0] > 0:
+        return []
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
+    ).fetchall()
+    return sorted(name for (name,) in rows if name != "schema_migrations")
 
 
 def _read_everything(con: duckdb.DuckDBPyConnection) -> None:

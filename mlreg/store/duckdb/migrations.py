@@ -226,10 +226,28 @@ def _m002_fill(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m003_registry_identity(con: duckdb.DuckDBPyConnection) -> None:
+    """A random ID made when the registry is created (or upgraded to this schema): it is
+    written into the manifest of each package the registry logs, so that `gc` removes
+    only packages it can prove this registry wrote (several registries may share a
+    stage). ``mlreg copy`` creates a new registry: a copy has an ID of its own."""
+    con.execute(
+        """
+        CREATE TABLE registry_info (
+            id VARCHAR PRIMARY KEY,
+            created_time TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            created_by VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute("INSERT INTO registry_info (id, created_by) VALUES (CAST(uuid() AS VARCHAR), ?)", [__version__])
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_current_attributes", m002_current_attributes),
+    ("m003_registry_identity", m003_registry_identity),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

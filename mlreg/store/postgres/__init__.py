@@ -61,6 +61,7 @@ class PostgresStore(MetadataStore):
         self.timeout = lock_timeout() if timeout is None else timeout
         self._connector = Connector(self.location, self.registry, self.timeout)
         self._checked: Any = None  # the connection whose schema version was checked
+        self._registry_id: str | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -104,11 +105,13 @@ class PostgresStore(MetadataStore):
     def registry_id(self) -> str:
         """The UUID the registry was created with (kept by ``mlreg copy`` in neither direction:
         a copy is another registry)."""
-        with self.read() as reader:
-            assert isinstance(reader, PgReader)
-            found = reader._one("SELECT id::text FROM registry_info")
-        assert found is not None
-        return str(found[0])
+        if self._registry_id is None:
+            with self.read() as reader:
+                assert isinstance(reader, PgReader)
+                found = reader._one("SELECT id::text FROM registry_info")
+            assert found is not None
+            self._registry_id = str(found[0])
+        return self._registry_id
 
     def _check(self, conn: Any) -> None:
         """Refuse a registry that does not exist, is older or newer (once per connection)."""
