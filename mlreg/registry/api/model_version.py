@@ -172,10 +172,16 @@ class ModelVersion:
         return Task.UNKNOWN
 
     def export(self, target_path: Any, *, export_mode: Any = None) -> None:
-        """Write the version's package to ``target_path`` (a new or empty directory)."""
+        """Write the version's package to ``target_path`` (a new or empty directory) in
+        snowflake-ml-python's model layout (see ``mlreg.registry.api.export``)."""
         from pathlib import Path
+
+        from mlreg.registry.api import export
+        from mlreg.runtime import loading
 
         path = Path(target_path)
         if path.is_file() or (path.is_dir() and any(path.iterdir())):
             raise ValueError(f"Target path {path} is a file or an non-empty folder.")
-        self._core.export_package(self._model, self._version, path)
+        row = self._row()
+        package = loading.verified(self._core._core.package(row))
+        export.write(package, row, self._model, path)
