@@ -158,3 +158,29 @@ def test_both_apis_on_one_registry(session, reg):
     assert seed.get_tags("seed_model", "1") == {"t": "v"}  # version-level tags stay
     m.set_tag("team", "ml")
     assert seed.models.tags("seed_model") == {"ML.PUBLIC.TEAM": "ml"}
+
+
+def test_on_a_postgresql_registry_with_a_schema(pg_url, hermetic_env):
+    import mlreg
+
+    session = mlreg.connect(home=pg_url, stage=str(hermetic_env / "stage"))
+    create_model_registry(session, database_name="ML")
+    create_model_registry(session, database_name="ML", schema_name="DEV")
+    reg = Registry(session, database_name="ML", schema_name="dev")
+    assert reg.location == "ML.DEV"
+    for v in ("v1", "v2"):
+        log(reg, version=v)
+    m = reg.get_model("my_model")
+    m.version("v2").set_alias("prod")
+    m.default = "v2"
+    m.set_tag("team", "ml")
+    m.rename("churn")
+    m = reg.get_model("churn")
+    assert (m.version("prod").version_name, m.default.version_name, m.show_tags()) == ("V2", "V2",
+                                                                                        {"ML.DEV.TEAM": "ml"})
+    assert list(m.version("prod").run(X).iloc[:, 0]) == [4.0, 6.0]
+    assert Registry(session, database_name="ML").models() == []  # PUBLIC is another registry
+    history = ModelRegistry(session, database_name="ML", schema_name="DEV").get_history()
+    kinds = [r[0] for r in history.filter("ATTRIBUTE_NAME IN ('ALIAS', 'DEFAULT_VERSION', 'MODEL_TAG', 'MODEL_NAME')")
+             .project("ATTRIBUTE_NAME").fetchall()]
+    assert kinds == ["ALIAS", "DEFAULT_VERSION", "MODEL_TAG", "MODEL_NAME"]
