@@ -5,11 +5,9 @@
 from __future__ import annotations
 
 import enum
-import json
 from typing import TYPE_CHECKING, Any
 
 from mlreg.errors import NotFound
-from mlreg.records import METRIC
 from mlreg.registry.api import identifiers as ids
 
 if TYPE_CHECKING:
@@ -86,7 +84,7 @@ class ModelVersion:
 
     def delete_metric(self, metric_name: str) -> None:
         try:
-            self._core._metadata.remove(self._model, self._version, METRIC, metric_name)
+            self._core.remove_metric(self._model, self._version, metric_name)
         except NotFound:
             raise KeyError(f"Cannot find metric with name {metric_name}.") from None
 

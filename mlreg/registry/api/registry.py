@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from mlreg.errors import NotFound
 from mlreg.registry.api import identifiers as ids
 from mlreg.registry.api.model import Model
 from mlreg.registry.api.model_version import ModelVersion
@@ -193,6 +192,3 @@ class Registry:
         self._registry.log_model(obj, name, version, signatures=sigs,
                                  options={"target_methods": list(row.manifest.get("target_methods", []))})
         return ModelVersion(self, name, version)
-
-    def _not_found(self, exc: NotFound) -> ValueError:
-        return ValueError(str(exc))
