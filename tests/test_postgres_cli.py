@@ -94,7 +94,7 @@ def _complete(words: str) -> list[str]:
 
 def test_completions_read_the_postgresql_registry(logged):
     assert _complete("mlreg show ") == ["m"]
-    assert _complete("mlreg show m ") == ["1", "2"]
+    assert _complete("mlreg show m ") == ["1", "2", "DEFAULT", "FIRST", "LAST"]  # versions, then aliases
     assert _complete("mlreg tag get m 1 ") == ["stage"]
 
 

@@ -79,13 +79,14 @@ def copy_registry(
     stage_url = to_stage or src_session.stage
     options = dict(to_stage_options if to_stage_options is not None else src_session.stage_options)
     target_session = mlreg.connect(home=to_home, stage=stage_url, database=database, role=src_session.role,
-                                   stage_options=options)
+                                   stage_options=options, schema=source.schema_name)
     target = target_session.open_store(database)
     if target.url == source.url:
         raise InvalidInput(f"the target is the source registry itself ({source.url})")
-    if to_stage is None and database != source.database_name:
+    source_name = src_session.registry_name(source.database_name, source.schema_name)
+    if to_stage is None and target_session.registry_name(database) != source_name:
         raise InvalidInput(
-            f"packages live under <stage>/{source.database_name}/: a copy named {database} must take them along; "
+            f"packages live under <stage>/{source_name}/: a copy named {database} must take them along; "
             "pass to_stage (--to-stage URL), which may be the same stage")
     result = CopyResult(target=target.url)
     if to_stage is None and target_session.settings.is_shared and "://" not in src_session.stage:
@@ -107,7 +108,7 @@ def copy_registry(
     plan = _plan(versions, events, deployments, t_versions, t_events, t_deployments)
     keep_ids = plan.keep_ids
     src_stage = source.stage
-    dst_stage = _stage(target_session, database) if to_stage is not None else None
+    dst_stage = _stage(target_session, target_session.registry_name(database)) if to_stage is not None else None
     total = len(plan.units)
     for done, (model_id, version, unit_events, unit_deps) in enumerate(plan.units, start=1):
         if model_id in plan.present:
@@ -128,11 +129,17 @@ def copy_registry(
             result.deployments_copied += len(unit_deps)
         if progress is not None:
             progress(done, total)
-    if keep_ids:
-        from datetime import datetime, timezone
+    from datetime import datetime, timezone
 
-        with target.write(target_session.role, datetime.now(timezone.utc)) as writer:
+    with source.store.read() as reader:
+        models = [info for info in reader.models() if info.attributes]
+    with target.write(target_session.role, datetime.now(timezone.utc)) as writer:
+        if keep_ids:
             writer.sync_event_ids()
+        for info in models:  # aliases, default versions, model-level description and tags
+            there = writer.model(info.name)
+            if there is not None and set(info.versions) <= set(there.versions):
+                writer.import_model_attributes(info.name, info.attributes)
     return result
 
 
