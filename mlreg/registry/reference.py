@@ -10,20 +10,23 @@ from mlreg.names import validate_name
 
 if TYPE_CHECKING:
     from mlreg.records import Deployment
-    from mlreg.store.base import Relation
+    from mlreg.frame import DataFrame
     from mlreg.registry.registry import ModelRegistry
 
 
 class ModelReference:
     """A reference to ``model_name``/``model_version`` in ``registry``.
 
-    After the model is deleted, every method raises the registry's NotFound error.
+    As in the original, the model must exist: constructing a reference to one that does
+    not raises NotFound (a ``KeyError``) "The model {name}/{version} does not exist in the
+    current registry.". After the model is deleted, every method raises that error.
     """
 
     def __init__(self, registry: "ModelRegistry", model_name: str, model_version: str):
         self._registry = registry
         self._name = validate_name(model_name, "model name")
         self._version = validate_name(model_version, "model version")
+        self._id = registry.get_model(self._name, self._version).id  # NotFound (a KeyError) when absent
 
     @property
     def registry(self) -> "ModelRegistry":
@@ -35,6 +38,19 @@ class ModelReference:
 
     @property
     def model_version(self) -> str:
+        return self._version
+
+    @property
+    def id(self) -> str:
+        """The model's ID (the ``ID`` column of ``list_models()``)."""
+        return self._id
+
+    def get_name(self) -> str:
+        """The model's name."""
+        return self._name
+
+    def get_version(self) -> str:
+        """The model's version."""
         return self._version
 
     def __repr__(self) -> str:
@@ -92,14 +108,20 @@ class ModelReference:
         self._registry.remove_metric(self._name, self._version, metric_name)
 
     # history, loading
-    def get_model_history(self) -> "Relation":
-        """Every change to this model version, in order."""
+    def get_model_history(self) -> "DataFrame":
+        """Every change to this model version, in order, as a Snowpark-style DataFrame."""
         return self._registry.get_model_history(self._name, self._version)
 
     def load_model(self) -> Any:
         """Verify the package and return the original Python object (runs its pickle:
         load only from registries you trust)."""
         return self._registry.load_model(self._name, self._version)
+
+    def delete_model(self, delete_artifact: bool = True) -> None:
+        """Remove the model's entry (its history stays) and its deployments, and delete its
+        package from the stage unless ``delete_artifact=False``. This reference, and every
+        other one to the model, is invalid afterwards."""
+        self._registry.delete_model(self._name, self._version, delete_artifact)
 
     # deployments
     def deploy(
@@ -125,12 +147,12 @@ class ModelReference:
         signature; returns the same kind of frame (a relation for a path)."""
         return self._registry.predict(self._name, self._version, deployment_name, data)
 
-    def list_deployments(self) -> "Relation":
-        """This model version's deployments, with their status."""
+    def list_deployments(self) -> "DataFrame":
+        """This model version's deployments, with their status, as a Snowpark-style DataFrame."""
         return self._registry.list_deployments(self._name, self._version)
 
-    def get_deployment(self, deployment_name: str) -> "Relation":
-        """One deployment as a one-row relation."""
+    def get_deployment(self, deployment_name: str) -> "DataFrame":
+        """One deployment as a one-row DataFrame (the columns of ``list_deployments``)."""
         return self._registry.get_deployment(self._name, self._version, deployment_name)
 
     def delete_deployment(self, deployment_name: str) -> None:
