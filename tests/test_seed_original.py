@@ -247,3 +247,21 @@ def test_reference_twins_and_platform_names(registry, svc):
 
     assert platform_of("SNOWPARK_CONTAINER_SERVICES") is platform.SERVICE
     assert platform_of("WAREHOUSE") is platform.WAREHOUSE
+
+
+def test_the_seed_spcs_option_names_are_known():
+    from mlreg.deploy.service.platform import check
+    from mlreg.errors import InvalidInput
+
+    recorded, _ = check({"compute_pool": "my_pool", "min_instances": 1, "max_instances": 3, "num_workers": 2,
+                         "endpoint": "score", "image_repo": "reg/db/schema/repo",
+                         "prebuilt_snowflake_image": "reg/db/schema/repo/img:1", "use_gpu": True})
+    assert {k: recorded[k] for k in ("compute_pool", "min_instances", "max_instances", "num_workers", "endpoint",
+                                     "image_repo", "prebuilt_image", "use_gpu")} == {
+        "compute_pool": "my_pool", "min_instances": 1, "max_instances": 3, "num_workers": 2, "endpoint": "score",
+        "image_repo": "reg/db/schema/repo", "prebuilt_image": "reg/db/schema/repo/img:1", "use_gpu": True}
+    assert "prebuilt_snowflake_image" not in recorded  # one option, recorded under mlreg's name
+    with pytest.raises(InvalidInput, match="^options prebuilt_image \\(a\\) and prebuilt_snowflake_image \\(b\\) differ"):
+        check({"prebuilt_image": "a", "prebuilt_snowflake_image": "b"})
+    with pytest.raises(InvalidInput, match="^option compute_pool must be a non-empty string without spaces"):
+        check({"compute_pool": "my pool"})
