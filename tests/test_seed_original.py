@@ -229,17 +229,25 @@ def test_predict_takes_numpy_and_gives_pandas(registry, svc):
         ref.predict("np_predict", test_features.to_numpy()[:, :3])
 
 
-def test_reference_twins_and_platform_names(registry, svc):
+def test_reference_twins_and_platform_names(registry, svc, tmp_path):
     import inspect
 
     model, test_features, _ = svc
     registry.log_model(model, "twin", "1", sample_input_data=test_features)
     ref = model_registry.ModelReference(registry, "twin", "1")
-    assert ref.id == registry.get_model("twin", "1").id == ref._id
+    assert ref.id == registry.get_model("twin", "1").id == ref._id == ref.get_model().id
+    assert ref.exists() and ref.describe_model()["NAME"] == "twin"
+    assert [r.ok for r in ref.verify()] == [r.ok for r in registry.verify("twin", "1")] == [True]
+    assert ref.scoring_spec("predict_proba").target_method == "predict_proba"
+    assert ref.export_package(tmp_path / "pkg").id == ref.id and any((tmp_path / "pkg").iterdir())
     for name in ("delete_model", "get_name", "get_version"):
         twin = getattr(model_registry.ModelReference, name)
         assert twin.__qualname__ == f"ModelReference.{name}" and twin.__doc__
     assert "delete_artifact" in inspect.signature(model_registry.ModelReference.delete_model).parameters
+    ref.delete_model(delete_artifact=False)
+    assert not ref.exists() and not registry.exists("twin", "1")
+    with pytest.raises(KeyError, match="^The model twin/1 does not exist in the current registry.$"):
+        ref.get_model()
     platform = deploy_platforms.TargetPlatform
     assert platform.SNOWPARK_CONTAINER_SERVICES is platform.SERVICE
     assert list(platform) == [platform.WAREHOUSE, platform.SERVICE]  # an alias, not a third platform

@@ -9,7 +9,11 @@ from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
 
 if TYPE_CHECKING:
-    from mlreg.records import Deployment
+    from pathlib import Path
+
+    from mlreg.records import Deployment, ModelRow
+    from mlreg.registry.maintenance import VerifyResult
+    from mlreg.runtime.spec import ScoringSpec
     from mlreg.frame import DataFrame
     from mlreg.registry.registry import ModelRegistry
 
@@ -55,6 +59,33 @@ class ModelReference:
 
     def __repr__(self) -> str:
         return f"ModelReference(model_name={self._name!r}, model_version={self._version!r})"
+
+    # the version itself
+    def get_model(self) -> "ModelRow":
+        """The registry row of this model version (NotFound once it is deleted)."""
+        return self._registry.get_model(self._name, self._version)
+
+    def exists(self) -> bool:
+        """Whether this model version is (still) registered."""
+        return self._registry.exists(self._name, self._version)
+
+    def describe_model(self) -> dict[str, Any]:
+        """The listing row (the columns of ``list_models``) plus MANIFEST and FILES, in one
+        read. Nothing is unpickled."""
+        return self._registry.describe_model(self._name, self._version)
+
+    def scoring_spec(self, target_method: str = "predict") -> "ScoringSpec":
+        """What a process needs to load and call one method of this model version."""
+        return self._registry.scoring_spec(self._name, self._version, target_method)
+
+    def export_package(self, dest: str | Path) -> "ModelRow":
+        """Write the package (its recorded files only), verified, to ``dest`` (a new or
+        empty directory). Nothing is unpickled."""
+        return self._registry.export_package(self._name, self._version, dest)
+
+    def verify(self) -> list["VerifyResult"]:
+        """Check the package against its recorded sha256: changed, missing and extra files."""
+        return self._registry.verify(self._name, self._version)
 
     # description
     def get_model_description(self) -> str | None:
