@@ -10,7 +10,6 @@ same), and a warehouse deployment's ``details`` name its function.
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
