@@ -173,9 +173,10 @@ class ModelReference:
         )
 
     def predict(self, deployment_name: str, data: Any) -> Any:
-        """Score ``data`` (a pandas DataFrame, a pyarrow Table, a DuckDB relation or the path
-        of a Parquet/CSV/JSON file) with the deployment, after validating it against the
-        signature; returns the same kind of frame (a relation for a path)."""
+        """Score ``data`` with the deployment, after validating it against the signature: a
+        pandas DataFrame, a NumPy array (columns in the signature's order) or a list of rows
+        give a pandas DataFrame; a pyarrow Table gives a Table; a DuckDB relation, an mlreg
+        DataFrame or the path of a Parquet/CSV/JSON file gives a relation."""
         return self._registry.predict(self._name, self._version, deployment_name, data)
 
     def list_deployments(self) -> "DataFrame":

@@ -245,9 +245,11 @@ class ModelRegistry:
                                         permanent=permanent, platform=platform, options=options)
 
     def predict(self, model_name: str, model_version: str, deployment_name: str, data: Any) -> Any:
-        """Score ``data`` with the deployment. ``data`` is a pandas DataFrame, a pyarrow
-        Table, a DuckDB relation or the path of a Parquet/CSV/JSON file; the result is the
-        same kind of frame (a relation for a path), one row per input row."""
+        """Score ``data`` with the deployment. ``data`` is what the original took (a pandas
+        DataFrame, a NumPy array whose columns are the signature's inputs in order, a list
+        of rows or records), scored into a pandas DataFrame; or a pyarrow Table (a Table
+        back), a DuckDB relation, an mlreg DataFrame or the path of a Parquet/CSV/JSON file
+        (a relation back). One row per input row."""
         dep = self._deployments.of_model(model_name, model_version, deployment_name)
         return self._deployments.predict(dep, data)
 
