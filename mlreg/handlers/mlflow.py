@@ -56,9 +56,9 @@ def source_dir(model: Any) -> Path | None:
 
 
 def save_python_model(model: Any, path: Path) -> None:
-    """A PythonModel instance as an MLflow model directory. Requirements are named (MLflow
-    would otherwise load the model in a subprocess to infer them): MLflow and what the
-    running interpreter has of cloudpickle."""
+    """A PythonModel instance as an MLflow model directory. Requirements are named, MLflow
+    and cloudpickle (MLflow would otherwise load the model in a subprocess to infer them);
+    the versions installed here are recorded with the package, as for every model."""
     import warnings
 
     import mlflow.pyfunc
