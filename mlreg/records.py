@@ -110,6 +110,12 @@ class Deployment:
     role: str = ""
     permanent: bool = True
 
+    def __getitem__(self, key: str) -> Any:
+        """``deploy(...)["details"]``: the original's ``deploy`` returned a dict of these keys
+        (``name``, ``platform``, ``target_method``, ``signature``, ``options``, ``details``)."""
+        if key not in ("name", "platform", "target_method", "signature", "options", "details"):
+            raise KeyError(key)
+        return getattr(self, key)
 
 @dataclass(frozen=True)
 class ModelInfo:

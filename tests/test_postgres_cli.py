@@ -103,12 +103,13 @@ def test_the_python_apis_work_unchanged(logged, pg_home):
 
     import mlreg as api
     from mlreg import model_registry
+    from mlreg.frame import DataFrame
 
     session = api.connect()
     assert session.home == pg_home and str(session.home).startswith("postgresql://")
     registry = model_registry.ModelRegistry(session)
     models = registry.list_models()
-    assert isinstance(models, duckdb.DuckDBPyRelation)
+    assert isinstance(models, DataFrame) and isinstance(models.relation, duckdb.DuckDBPyRelation)
     assert models.filter("TAGS->>'stage' = 'prod'").select("VERSION").fetchall() == [("1",)]
     assert registry.get_tag_value("m", "1", "stage") == "prod"
     registry.set_metric("m", "2", "auc", float("nan"))

@@ -224,7 +224,8 @@ def test_options_are_recorded_with_their_defaults(classifier: Any) -> None:
     assert secrets == {"auth_token": SECRET}
     assert recorded == {
         "host": "127.0.0.1", "port": 8123, "num_workers": 2 * (os.cpu_count() or 1) + 1, "min_instances": 1,
-        "max_instances": 1, "endpoint": "predict", "use_gpu": False, "prebuilt_image": None, "image": None,
+        "max_instances": 1, "endpoint": "predict", "use_gpu": False, "prebuilt_image": None, "compute_pool": None,
+        "image_repo": None, "image": None,
         "context_dir": None, "max_request_bytes": 100 * 1024 * 1024, "startup_timeout": 120,
         "batch_requests": None, "output_with_input_features": False, "keep_order": True, "auth_token": "<set>",
     }

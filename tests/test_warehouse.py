@@ -322,11 +322,15 @@ def test_get_and_list_deployments(registry, churn):
     churn.deploy("perm", permanent=True)
     churn.deploy("temp", target_method="predict_proba")
     rel = churn.get_deployment("perm")
-    assert rel.columns == ["NAME", "MODEL_ID", "MODEL_NAME", "MODEL_VERSION", "PLATFORM", "TARGET_METHOD",
-                           "SIGNATURE", "OPTIONS", "DETAILS", "CREATED_TIME", "ROLE", "PERMANENT", "STATUS"]
+    # the original's columns first, then mlreg's, then the names mlreg used before
+    assert rel.columns == ["MODEL_NAME", "MODEL_VERSION", "DEPLOYMENT_NAME", "CREATION_TIME", "TARGET_METHOD",
+                           "TARGET_PLATFORM", "SIGNATURE", "OPTIONS", "STAGE_PATH", "ROLE",
+                           "MODEL_ID", "DETAILS", "PERMANENT", "STATUS", "NAME", "PLATFORM", "CREATED_TIME"]
     row = dict(zip(rel.columns, rel.fetchall()[0]))
-    assert (row["NAME"], row["MODEL_NAME"], row["MODEL_VERSION"], row["PLATFORM"], row["TARGET_METHOD"],
-            row["PERMANENT"], row["STATUS"]) == ("perm", "churn", "3", "warehouse", "predict", True, "ready")
+    assert (row["DEPLOYMENT_NAME"], row["MODEL_NAME"], row["MODEL_VERSION"], row["TARGET_PLATFORM"], row["TARGET_METHOD"],
+            row["PERMANENT"], row["STATUS"], row["STAGE_PATH"]) == ("perm", "churn", "3", "warehouse", "predict", True,
+                                                                    "ready", None)
+    assert (row["NAME"], row["PLATFORM"], row["CREATED_TIME"]) == ("perm", "warehouse", row["CREATION_TIME"])
     assert row["MODEL_ID"] == registry.get_model("churn", "3").id
     assert json.loads(row["SIGNATURE"]) == {"inputs": [{"name": "age", "type": "INT64"}, {"name": "plan", "type": "STRING"}],
                                             "outputs": [{"name": "output_feature_0", "type": "INT64"}]}

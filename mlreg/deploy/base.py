@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from mlreg.deploy_platforms import TargetPlatform
+from mlreg.deploy_platforms import ALIASES, TargetPlatform
 from mlreg.errors import InvalidInput
 from mlreg.records import Deployment, ModelRow
 from mlreg.runtime.spec import PackageSpec, ScoringSpec
@@ -107,8 +107,11 @@ _PLATFORMS = {
 def platform_of(value: Any) -> TargetPlatform:
     if isinstance(value, TargetPlatform):
         return value
+    text = str(value).strip().lower()
+    if text in ALIASES:
+        return ALIASES[text]
     try:
-        return TargetPlatform(str(value).lower())
+        return TargetPlatform(text)
     except ValueError:
         known = ", ".join(p.value for p in TargetPlatform)
         raise InvalidInput(f"unknown platform {value!r}; known: {known}") from None

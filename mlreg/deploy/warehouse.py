@@ -128,6 +128,7 @@ class WarehousePlatform(Platform):
 
     def predict(self, ctx: PlatformContext, spec: ScoringSpec, deployment: Deployment, data: Any) -> Any:
         scorer = scorer_for(spec)
+        data = _local_input(data, spec)
         kind = frames.kind_of(data)
         with_inputs = bool(deployment.options.get("output_with_input_features"))
         if kind == "pandas":
@@ -167,6 +168,17 @@ class WarehousePlatform(Platform):
                 deployment_stage(ctx, location).delete(package)
             except OSError:
                 pass  # already gone, or the location is unreachable: the record goes anyway
+
+
+def _local_input(data: Any, spec: ScoringSpec) -> Any:
+    """What the original's ``predict`` took beside frames: a NumPy array (its columns in
+    the signature's order) or a list of rows or of records. Those become a pandas
+    DataFrame, so the result is a pandas DataFrame."""
+    from mlreg.data import tables
+
+    if tables.is_array(data) or tables.is_tensor(data) or isinstance(data, (list, tuple)):
+        return tables.frame_to_input(data, spec.model_signature().inputs)
+    return data
 
 
 def _scored(scorer: Scorer, input_schema: Any, source: Iterable[Any], with_inputs: bool) -> tuple[Any, Iterable[Any]]:

@@ -1,10 +1,15 @@
-"""MLflow models: a pyfunc model object (``mlflow.pyfunc.PyFuncModel``) or an MLflow
-model directory (a path holding an ``MLmodel`` file). A directory is copied into the
-package as it is, so any MLflow flavor works and MLflow tools can read it back; loading
-gives the pyfunc model. MLflow models carry their own signature, which is converted.
+"""MLflow models in every form a user holds them: an MLflow model directory (a path
+holding an ``MLmodel`` file), a loaded pyfunc model (``mlflow.pyfunc.PyFuncModel``) or a
+``mlflow.pyfunc.PythonModel`` instance (whose ``predict(self, context, model_input,
+params=None)`` takes a context). A directory is copied into the package as it is, so any
+MLflow flavor works and MLflow tools can read it back; loading gives the pyfunc model.
+MLflow models carry their own signature, which is converted.
 
-A pyfunc object that this handler loaded remembers its directory and is re-saved from
-it; any other pyfunc object is saved with cloudpickle.
+A PythonModel instance is saved by MLflow itself (``mlflow.pyfunc.save_model``) into a
+directory, which is then handled as any other: MLflow calls its ``load_context`` and
+passes the context, here and in every process that loads the package. A pyfunc object
+that this handler loaded remembers its directory and is re-saved from it; any other
+pyfunc object is saved with cloudpickle.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from mlreg.handlers.base import ModelHandler, has_class
 from mlreg.package import pickles
 
 PYFUNC = "mlflow.pyfunc.PyFuncModel"
+PYTHON_MODEL = "mlflow.pyfunc.model.PythonModel"
 MODEL_DIR = "model/mlflow_model"
 SOURCE_ATTR = "_mlreg_source_dir"
 
@@ -38,11 +44,28 @@ def is_model_dir(obj: Any) -> bool:
         return False
 
 
+def is_python_model(obj: Any) -> bool:
+    return not isinstance(obj, type) and has_class(obj, PYTHON_MODEL)
+
+
 def source_dir(model: Any) -> Path | None:
     if is_model_dir(model):
         return Path(model)
     src = getattr(model, SOURCE_ATTR, None)
     return Path(src) if src is not None and is_model_dir(src) else None
+
+
+def save_python_model(model: Any, path: Path) -> None:
+    """A PythonModel instance as an MLflow model directory. Requirements are named, MLflow
+    and cloudpickle (MLflow would otherwise load the model in a subprocess to infer them);
+    the versions installed here are recorded with the package, as for every model."""
+    import warnings
+
+    import mlflow.pyfunc
+
+    with warnings.catch_warnings():  # type-hint and requirement notices: not the user's concern here
+        warnings.simplefilter("ignore")
+        mlflow.pyfunc.save_model(str(path), python_model=model, pip_requirements=["mlflow", "cloudpickle"])
 
 
 def convert_schema(schema: Any, prefix: str) -> tuple[Any, ...]:
@@ -72,10 +95,25 @@ class MLflowHandler(ModelHandler):
 
     def __init__(self) -> None:
         self._loaded: dict[str, Any] = {}
+        self._saved: dict[int, tuple[Any, Any]] = {}  # id(PythonModel) -> (model, TemporaryDirectory)
 
     @classmethod
     def can_handle(cls, model: Any) -> bool:
-        return is_model_dir(model) or (not isinstance(model, type) and has_class(model, PYFUNC))
+        return is_model_dir(model) or is_python_model(model) or (not isinstance(model, type) and has_class(model, PYFUNC))
+
+    def _as_dir(self, model: Any) -> Any:
+        """A PythonModel instance becomes the MLflow directory MLflow saves it to (once per
+        instance and handler); anything else stays as it is."""
+        if not is_python_model(model):
+            return model
+        entry = self._saved.get(id(model))
+        if entry is None or entry[0] is not model:
+            import tempfile
+
+            tmp = tempfile.TemporaryDirectory(prefix="mlreg-mlflow-")
+            save_python_model(model, Path(tmp.name) / "model")
+            entry = self._saved[id(model)] = (model, tmp)
+        return str(Path(entry[1].name) / "model")
 
     def target_methods(self, model: Any) -> list[str]:
         return ["predict"]
@@ -85,7 +123,7 @@ class MLflowHandler(ModelHandler):
         from mlreg.provenance import requirement_name
 
         out = list(self.packages)
-        src = source_dir(model)
+        src = source_dir(self._as_dir(model))
         reqs = src / "requirements.txt" if src is not None else None
         if reqs is not None and reqs.is_file():
             for line in reqs.read_text(errors="replace").splitlines():
@@ -95,6 +133,7 @@ class MLflowHandler(ModelHandler):
         return out
 
     def _pyfunc(self, model: Any) -> Any:
+        model = self._as_dir(model)
         if not is_model_dir(model):
             return model
         key = str(Path(model).resolve())
@@ -105,6 +144,7 @@ class MLflowHandler(ModelHandler):
         return self._loaded[key]
 
     def _metadata(self, model: Any) -> Any:
+        model = self._as_dir(model)
         if is_model_dir(model):
             from mlflow.models import Model
 
@@ -119,7 +159,7 @@ class MLflowHandler(ModelHandler):
                                           outputs=convert_schema(sig.outputs, "output_feature"))}
 
     def save(self, model: Any, writer: Any) -> dict[str, Any]:
-        src = source_dir(model)
+        src = source_dir(self._as_dir(model))
         if src is None:
             pickles.dump_model(model, writer)
             return {"format": "cloudpickle", "files": [pickles.MODEL_FILE]}

@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 # (registry URL, deployment name) -> Deployment, for temporary deployments
 _TEMPORARY: dict[tuple[str, str], Deployment] = {}
 
-#: the columns of ``list_deployments()`` and their types
+#: the columns of ``list_deployments()`` and their types: the original's ten first (STAGE_PATH
+#: is the ``permanent_udf_stage_location`` option), then mlreg's own, then the names mlreg
+#: gave three of them before (NAME, PLATFORM, CREATED_TIME), kept for code written then
 DEPLOYMENT_COLUMNS = (
-    ("NAME", "VARCHAR"), ("MODEL_ID", "VARCHAR"), ("MODEL_NAME", "VARCHAR"), ("MODEL_VERSION", "VARCHAR"),
-    ("PLATFORM", "VARCHAR"), ("TARGET_METHOD", "VARCHAR"), ("SIGNATURE", "JSON"), ("OPTIONS", "JSON"),
-    ("DETAILS", "JSON"), ("CREATED_TIME", "TIMESTAMPTZ"), ("ROLE", "VARCHAR"), ("PERMANENT", "BOOLEAN"),
-    ("STATUS", "VARCHAR"),
+    ("MODEL_NAME", "VARCHAR"), ("MODEL_VERSION", "VARCHAR"), ("DEPLOYMENT_NAME", "VARCHAR"),
+    ("CREATION_TIME", "TIMESTAMPTZ"), ("TARGET_METHOD", "VARCHAR"), ("TARGET_PLATFORM", "VARCHAR"),
+    ("SIGNATURE", "JSON"), ("OPTIONS", "JSON"), ("STAGE_PATH", "VARCHAR"), ("ROLE", "VARCHAR"),
+    ("MODEL_ID", "VARCHAR"), ("DETAILS", "JSON"), ("PERMANENT", "BOOLEAN"), ("STATUS", "VARCHAR"),
+    ("NAME", "VARCHAR"), ("PLATFORM", "VARCHAR"), ("CREATED_TIME", "TIMESTAMPTZ"),
 )
 
 
@@ -197,7 +200,12 @@ class Deployments:
 
     # -- scoring -------------------------------------------------------------------------------
     def predict(self, dep: Deployment, data: Any) -> Any:
-        """Score ``data`` with the deployment."""
+        """Score ``data`` with the deployment (a frame of ``list_models()``-style is scored
+        as its DuckDB relation)."""
+        from mlreg.frame import DataFrame  # here: only scoring needs it
+
+        if isinstance(data, DataFrame):
+            data = data.relation
         spec = self.scoring_spec(dep)
         return get_platform(dep.platform).predict(self._core.platform_context(), spec, dep, data)
 
@@ -252,9 +260,10 @@ class Deployments:
         from mlreg.store import relations
 
         return relations.from_rows(DEPLOYMENT_COLUMNS, [
-            (d.name, d.model_id, d.model_name, d.model_version, d.platform.value, d.target_method,
-             json.dumps(d.signature), json.dumps(d.options), json.dumps(d.details),
-             d.created_time, d.role, d.permanent, get_platform(d.platform).status(d))
+            (d.model_name, d.model_version, d.name, d.created_time, d.target_method, d.platform.value,
+             json.dumps(d.signature), json.dumps(d.options), d.options.get("permanent_udf_stage_location"), d.role,
+             d.model_id, json.dumps(d.details), d.permanent, get_platform(d.platform).status(d),
+             d.name, d.platform.value, d.created_time)
             for d in deps
         ])
 

@@ -9,21 +9,28 @@ from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
 
 if TYPE_CHECKING:
-    from mlreg.records import Deployment
-    from mlreg.store.base import Relation
+    from pathlib import Path
+
+    from mlreg.records import Deployment, ModelRow
+    from mlreg.registry.maintenance import VerifyResult
+    from mlreg.runtime.spec import ScoringSpec
+    from mlreg.frame import DataFrame
     from mlreg.registry.registry import ModelRegistry
 
 
 class ModelReference:
     """A reference to ``model_name``/``model_version`` in ``registry``.
 
-    After the model is deleted, every method raises the registry's NotFound error.
+    As in the original, the model must exist: constructing a reference to one that does
+    not raises NotFound (a ``KeyError``) "The model {name}/{version} does not exist in the
+    current registry.". After the model is deleted, every method raises that error.
     """
 
     def __init__(self, registry: "ModelRegistry", model_name: str, model_version: str):
         self._registry = registry
         self._name = validate_name(model_name, "model name")
         self._version = validate_name(model_version, "model version")
+        self._id = registry.get_model(self._name, self._version).id  # NotFound (a KeyError) when absent
 
     @property
     def registry(self) -> "ModelRegistry":
@@ -37,8 +44,48 @@ class ModelReference:
     def model_version(self) -> str:
         return self._version
 
+    @property
+    def id(self) -> str:
+        """The model's ID (the ``ID`` column of ``list_models()``)."""
+        return self._id
+
+    def get_name(self) -> str:
+        """The model's name."""
+        return self._name
+
+    def get_version(self) -> str:
+        """The model's version."""
+        return self._version
+
     def __repr__(self) -> str:
         return f"ModelReference(model_name={self._name!r}, model_version={self._version!r})"
+
+    # the version itself
+    def get_model(self) -> "ModelRow":
+        """The registry row of this model version (NotFound once it is deleted)."""
+        return self._registry.get_model(self._name, self._version)
+
+    def exists(self) -> bool:
+        """Whether this model version is (still) registered."""
+        return self._registry.exists(self._name, self._version)
+
+    def describe_model(self) -> dict[str, Any]:
+        """The listing row (the columns of ``list_models``) plus MANIFEST and FILES, in one
+        read. Nothing is unpickled."""
+        return self._registry.describe_model(self._name, self._version)
+
+    def scoring_spec(self, target_method: str = "predict") -> "ScoringSpec":
+        """What a process needs to load and call one method of this model version."""
+        return self._registry.scoring_spec(self._name, self._version, target_method)
+
+    def export_package(self, dest: str | Path) -> "ModelRow":
+        """Write the package (its recorded files only), verified, to ``dest`` (a new or
+        empty directory). Nothing is unpickled."""
+        return self._registry.export_package(self._name, self._version, dest)
+
+    def verify(self) -> list["VerifyResult"]:
+        """Check the package against its recorded sha256: changed, missing and extra files."""
+        return self._registry.verify(self._name, self._version)
 
     # description
     def get_model_description(self) -> str | None:
@@ -92,14 +139,20 @@ class ModelReference:
         self._registry.remove_metric(self._name, self._version, metric_name)
 
     # history, loading
-    def get_model_history(self) -> "Relation":
-        """Every change to this model version, in order."""
+    def get_model_history(self) -> "DataFrame":
+        """Every change to this model version, in order, as a Snowpark-style DataFrame."""
         return self._registry.get_model_history(self._name, self._version)
 
     def load_model(self) -> Any:
         """Verify the package and return the original Python object (runs its pickle:
         load only from registries you trust)."""
         return self._registry.load_model(self._name, self._version)
+
+    def delete_model(self, delete_artifact: bool = True) -> None:
+        """Remove the model's entry (its history stays) and its deployments, and delete its
+        package from the stage unless ``delete_artifact=False``. This reference, and every
+        other one to the model, is invalid afterwards."""
+        self._registry.delete_model(self._name, self._version, delete_artifact)
 
     # deployments
     def deploy(
@@ -120,17 +173,18 @@ class ModelReference:
         )
 
     def predict(self, deployment_name: str, data: Any) -> Any:
-        """Score ``data`` (a pandas DataFrame, a pyarrow Table, a DuckDB relation or the path
-        of a Parquet/CSV/JSON file) with the deployment, after validating it against the
-        signature; returns the same kind of frame (a relation for a path)."""
+        """Score ``data`` with the deployment, after validating it against the signature: a
+        pandas DataFrame, a NumPy array (columns in the signature's order) or a list of rows
+        give a pandas DataFrame; a pyarrow Table gives a Table; a DuckDB relation, an mlreg
+        DataFrame or the path of a Parquet/CSV/JSON file gives a relation."""
         return self._registry.predict(self._name, self._version, deployment_name, data)
 
-    def list_deployments(self) -> "Relation":
-        """This model version's deployments, with their status."""
+    def list_deployments(self) -> "DataFrame":
+        """This model version's deployments, with their status, as a Snowpark-style DataFrame."""
         return self._registry.list_deployments(self._name, self._version)
 
-    def get_deployment(self, deployment_name: str) -> "Relation":
-        """One deployment as a one-row relation."""
+    def get_deployment(self, deployment_name: str) -> "DataFrame":
+        """One deployment as a one-row DataFrame (the columns of ``list_deployments``)."""
         return self._registry.get_deployment(self._name, self._version, deployment_name)
 
     def delete_deployment(self, deployment_name: str) -> None:

@@ -29,6 +29,7 @@ from mlreg.session import Session
 from mlreg.store import MetadataStore
 
 if TYPE_CHECKING:
+    from mlreg.frame import DataFrame
     from mlreg.store.base import Relation
 
     from mlreg.registry.copying import CopyResult
@@ -158,18 +159,19 @@ class ModelRegistry:
         FILES, in one read. Nothing is unpickled."""
         return self._versions.describe(model_name, model_version)
 
-    def list_models(self) -> "Relation":
-        """Every model version, in registration order (oldest first), as a DuckDB relation
-        over a private copy of the registry: it holds no lock."""
-        return self._versions.list()
+    def list_models(self) -> "DataFrame":
+        """Every model version, in registration order (oldest first), as a Snowpark-style
+        DataFrame over a private copy of the registry: it holds no lock. ``.relation`` is
+        the DuckDB relation itself."""
+        return _frame(self._versions.list())
 
-    def get_history(self) -> "Relation":
-        """Every change to the registry, in order, as a DuckDB relation."""
-        return self._versions.history()
+    def get_history(self) -> "DataFrame":
+        """Every change to the registry, in order, as a Snowpark-style DataFrame."""
+        return _frame(self._versions.history())
 
-    def get_model_history(self, model_name: str, model_version: str) -> "Relation":
-        """Every change to one model version, in order."""
-        return self._versions.history(model_name, model_version)
+    def get_model_history(self, model_name: str, model_version: str) -> "DataFrame":
+        """Every change to one model version, in order, as a Snowpark-style DataFrame."""
+        return _frame(self._versions.history(model_name, model_version))
 
     def load_model(self, model_name: str, model_version: str) -> Any:
         """Verify the package, put its code paths on sys.path, warn about environment
@@ -289,9 +291,11 @@ class ModelRegistry:
                                         permanent=permanent, platform=platform, options=options)
 
     def predict(self, model_name: str, model_version: str, deployment_name: str, data: Any) -> Any:
-        """Score ``data`` with the deployment. ``data`` is a pandas DataFrame, a pyarrow
-        Table, a DuckDB relation or the path of a Parquet/CSV/JSON file; the result is the
-        same kind of frame (a relation for a path), one row per input row."""
+        """Score ``data`` with the deployment. ``data`` is what the original took (a pandas
+        DataFrame, a NumPy array whose columns are the signature's inputs in order, a list
+        of rows or records), scored into a pandas DataFrame; or a pyarrow Table (a Table
+        back), a DuckDB relation, an mlreg DataFrame or the path of a Parquet/CSV/JSON file
+        (a relation back). One row per input row."""
         dep = self._deployments.of_model(model_name, model_version, deployment_name)
         return self._deployments.predict(dep, data)
 
@@ -303,13 +307,16 @@ class ModelRegistry:
         """The deployment of that name in this registry (temporary or permanent)."""
         return self._deployments.get(deployment_name)
 
-    def list_deployments(self, model_name: str | None = None, model_version: str | None = None) -> "Relation":
-        """Deployments (of one model version, or all), with their status, as a relation."""
-        return self._deployments.list(model_name, model_version)
+    def list_deployments(self, model_name: str | None = None, model_version: str | None = None) -> "DataFrame":
+        """Deployments (of one model version, or all), with their status, as a Snowpark-style
+        DataFrame with the original's columns first (MODEL_NAME, MODEL_VERSION,
+        DEPLOYMENT_NAME, CREATION_TIME, TARGET_METHOD, TARGET_PLATFORM, SIGNATURE, OPTIONS,
+        STAGE_PATH, ROLE), then mlreg's."""
+        return _frame(self._deployments.list(model_name, model_version))
 
-    def get_deployment(self, model_name: str, model_version: str, deployment_name: str) -> "Relation":
-        """One deployment as a one-row relation."""
-        return self._deployments.frame([self._deployments.of_model(model_name, model_version, deployment_name)])
+    def get_deployment(self, model_name: str, model_version: str, deployment_name: str) -> "DataFrame":
+        """One deployment as a one-row DataFrame (the columns of ``list_deployments``)."""
+        return _frame(self._deployments.frame([self._deployments.of_model(model_name, model_version, deployment_name)]))
 
     def delete_deployment(self, model_name: str, model_version: str, deployment_name: str) -> None:
         """Tear the deployment down and remove it from the registry."""
@@ -321,7 +328,7 @@ class ModelRegistry:
         ``history`` and ``deployments`` are tables (in-memory copies: changing them
         changes nothing in the registry). Returns the result of the last statement,
         materialized, or None when it has none. What `mlreg sql` runs."""
-        return self._deployments.sql(query, self.list_models(), self.get_history())
+        return self._deployments.sql(query, self._versions.list(), self._versions.history())
 
     # -- copying ------------------------------------------------------------------------------
     def copy_to(self, to_home: str | Path, database_name: str | None = None, to_stage: str | None = None,
@@ -352,3 +359,10 @@ class ModelRegistry:
         """Check packages against their recorded sha256: changed, missing and extra files."""
         return self._maintenance.verify(model_name, model_version)
 
+
+def _frame(relation: "Relation") -> "DataFrame":
+    """The Snowpark-style DataFrame the Python API returns over a DuckDB relation (the CLI
+    renders the relations themselves: it never builds frames)."""
+    from mlreg.frame import DataFrame  # here, not at the top: `mlreg list` never needs it
+
+    return DataFrame(relation)

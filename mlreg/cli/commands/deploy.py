@@ -88,7 +88,7 @@ def list_(ctx: typer.Context, name: OptNameArg = None, version: OptVersionArg = 
 
     state = get_state(ctx)
     which = name_and_version(name, version)
-    rel = state.registry().list_deployments(*(which or (None, None)))
+    rel = state.registry().deployments.list(*(which or (None, None)))  # the relation: no frame on the CLI
     if fmt not in (Format.json, Format.jsonl):
         rel = query.select_columns(rel, LIST_COLUMNS)
     state.out.table(query.fetch(rel), fmt)

@@ -6,8 +6,11 @@ Options, as in the seed: ``host`` (127.0.0.1), ``port`` (0: a free one), ``num_w
 of a build context for a container platform: one instance runs locally), ``endpoint``
 (predict), ``use_gpu`` (False hides GPUs from the server: ``CUDA_VISIBLE_DEVICES=""``),
 ``auth_token`` (requests need ``Authorization: Bearer <token>``; recorded as ``"<set>"``,
-never its value), ``prebuilt_image`` (the base image of a build context, holding the
-environment: no ``pip install`` step). mlreg's own: ``image`` (write a container build
+never its value), ``prebuilt_image`` or the seed's ``prebuilt_snowflake_image`` (the base
+image of a build context, holding the environment: no ``pip install`` step),
+``compute_pool`` and ``image_repo`` (the seed's SPCS placement: recorded with the
+deployment; there is no compute pool or image registry here, the server runs on this
+machine and a build context is only built locally). mlreg's own: ``image`` (write a container build
 context to ``context_dir``, default ``<home>/services/<db>/<name>.context``, and build it
 when a Docker engine answers), ``max_request_bytes`` (100 MiB; larger bodies get 413),
 ``startup_timeout`` (120 s), ``batch_requests`` (score small requests that arrive
@@ -41,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "use_gpu": False,
     "auth_token": None,
     "prebuilt_image": None,
+    "compute_pool": None,
+    "image_repo": None,
+    "prebuilt_snowflake_image": None,
     "image": None,
     "context_dir": None,
     "max_request_bytes": DEFAULT_MAX_REQUEST_BYTES,
@@ -68,7 +74,9 @@ def check(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "max_instances": parse_int("max_instances", opts["max_instances"], 1),
         "endpoint": check_endpoint(opts["endpoint"]),
         "use_gpu": parse_bool("use_gpu", opts["use_gpu"]),
-        "prebuilt_image": parse_text("prebuilt_image", opts["prebuilt_image"]),
+        "prebuilt_image": _prebuilt_image(opts),
+        "compute_pool": parse_text("compute_pool", opts["compute_pool"]),
+        "image_repo": parse_text("image_repo", opts["image_repo"]),
         "image": parse_text("image", opts["image"]),
         "context_dir": str(Path(opts["context_dir"]).expanduser().resolve()) if opts["context_dir"] is not None else None,
         "max_request_bytes": parse_int("max_request_bytes", opts["max_request_bytes"], 1),
@@ -105,6 +113,16 @@ def read_token_file(path: str | Path) -> str:
     if not token:
         raise InvalidInput(f"the token file {path} is empty")
     return token
+
+
+def _prebuilt_image(opts: dict[str, Any]) -> str | None:
+    """``prebuilt_image``, or the seed's ``prebuilt_snowflake_image`` (the same option)."""
+    mine = parse_text("prebuilt_image", opts["prebuilt_image"])
+    seeds = parse_text("prebuilt_snowflake_image", opts["prebuilt_snowflake_image"])
+    if mine is not None and seeds is not None and mine != seeds:
+        raise InvalidInput(f"options prebuilt_image ({mine}) and prebuilt_snowflake_image ({seeds}) differ: "
+                           "they are one option, pass one of them")
+    return mine if mine is not None else seeds
 
 
 def run_dir(ctx: PlatformContext) -> Path:
