@@ -320,7 +320,7 @@ class RemoteStage(Stage):
             advance(len(chunk))
             yield chunk
 
-    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+    def local_dir(self, package_id: str, files: dict[str, str], blake3: Mapping[str, str] | None = None) -> Path:
         uri = self.uri(package_id)
         with self._errors("downloading a package"):
             marker = self._marker(package_id)
@@ -330,7 +330,7 @@ class RemoteStage(Stage):
             blobs: dict[str, Path] = {}
             todo = []
             for rel, sha in sorted(wanted.items()):
-                cached = self.cache.lookup(sha)
+                cached = self.cache.lookup(sha, (blake3 or {}).get(rel))
                 if cached is None:
                     todo.append((rel, sha))
                 else:
@@ -347,17 +347,20 @@ class RemoteStage(Stage):
         self.cache.evict(keep=blobs.values())
         return view
 
-    def hashes(self, package_id: str) -> dict[str, str]:
+    def hashes(self, package_id: str, blake3: Mapping[str, str] | None = None) -> dict[str, str]:
+        from mlreg.package.hashing import BLAKE3, SHA256, new_hasher
+
         out: dict[str, str] = {}
         base = self._key(package_id) + "/"
         with self._errors("reading a package"):
             found = {k: n for k, n in self._find(self._key(package_id)).items() if k != base + COMMIT}
             with progress.transfer(f"hashing {package_id}", sum(found.values())) as advance:
                 for key in sorted(found):
-                    h = hashlib.sha256()
+                    rel = key[len(base):]
+                    h = new_hasher(BLAKE3 if blake3 and rel in blake3 else SHA256)
                     for chunk in self._chunks(key, advance):
                         h.update(chunk)
-                    out[key[len(base):]] = h.hexdigest()
+                    out[rel] = h.hexdigest()
         return out
 
     # -- deleting ------------------------------------------------------------------------------------
