@@ -324,6 +324,7 @@ class ModelRegistry:
         return self._maintenance.gc(dry_run)
 
     def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
-        """Check packages against their recorded sha256: changed, missing and extra files."""
+        """Check packages against their recorded checksums (BLAKE3 where recorded, else sha256):
+        changed, missing and extra files."""
         return self._maintenance.verify(model_name, model_version)
 
