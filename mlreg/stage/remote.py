@@ -25,7 +25,6 @@ What differs per scheme is in ``mlreg.stage.backends``; how a failure reads, in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid

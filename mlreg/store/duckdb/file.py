@@ -365,8 +365,8 @@ class RegistryFile:
             cached = self._copy
             if cached is None or signature is None or cached[0] != signature or cached[1] != os.getpid():
                 self._copy = None
-                self._copy = (signature, os.getpid(), self._private_copy())
-        con = self._copy[2].cursor()  # one connection per relation: relations may be used from any thread
+                self._copy = cached = (signature, os.getpid(), self._private_copy())
+        con = cached[2].cursor()  # one connection per relation: relations may be used from any thread
         try:
             con.execute(f"USE {_ALIAS}")
             return con.sql(sql, params=list(params) if params else None)
