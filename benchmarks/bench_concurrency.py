@@ -33,7 +33,8 @@ WORKERS = 8  # quick mode: QUICK_WORKERS
 #: shape -> (what mlreg runs, what MLflow runs)
 SHAPES = {
     "inprocess": ("in-process `log_model`", "in-process `log_model` + register"),
-    "cli": ("fresh `mlreg log` processes", "fresh `python -c` `log_model` + register processes"),
+    # the name the single row of this workload had before: compare.py matches rows by name
+    "cli": ("`mlreg log`", "fresh `python -c` `log_model` + register processes"),
 }
 QUICK_WORKERS = 4
 
