@@ -144,3 +144,55 @@ def test_metric_remove(cli, logged):
     assert (run.exit_code, run.stdout, run.stderr) == (0, "", "Removed metric acc of m/1\n")
     assert cli("metric", "list", "m", "1", "--format", "json").stdout == "{}\n"
     assert cli("metric", "list", "m", "1").stdout == "METRIC  VALUE\n"
+
+
+# -- several pairs at once --------------------------------------------------------------------------------
+def _events(cli, attribute):
+    rows = json.loads(cli("history", "m", "1", "--format", "json").stdout)
+    return [(r["KEY"], r["OLD_VALUE"], r["NEW_VALUE"]) for r in rows if r["ATTRIBUTE_NAME"] == attribute]
+
+
+def test_tag_set_several_pairs_one_event_each(cli, logged):
+    before = _events(cli, "TAG")
+    run = cli("tag", "set", "m", "1", "stage=prod", "owner=data team", "expr=a=b")
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "Set tags stage, owner, expr of m/1\n")
+    assert json.loads(cli("tag", "list", "m", "1", "--format", "json").stdout) == {
+        "expr": "a=b", "owner": "data team", "stage": "prod"}
+    assert _events(cli, "TAG")[len(before):] == [
+        ("stage", "testing", "prod"), ("owner", None, "data team"), ("expr", None, "a=b")]
+    run = cli("tag", "set", "m", "1", "solo=x")  # one pair in the K=V form
+    assert (run.exit_code, run.stderr) == (0, "Set tag solo of m/1\n")
+    assert cli("tag", "get", "m", "1", "solo").stdout == "x\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a=1", "b=2", "c"], "Error: give TAG VALUE, or one or more TAG=VALUE pairs; got 'c'\n"),
+    (["a=1", "=2"], "Error: give TAG VALUE, or one or more TAG=VALUE pairs; got '=2'\n"),
+    (["a=1", "a=2"], "Error: tag a is given twice\n"),
+    (["lonely"], "Error: give TAG VALUE, or one or more TAG=VALUE pairs; got 'lonely'\n"),
+])
+def test_tag_set_bad_pairs_exit_2_and_change_nothing(cli, logged, args, message):
+    history = cli("history", "m", "1", "--format", "json").stdout
+    run = cli("tag", "set", "m", "1", *args)
+    assert (run.exit_code, run.stdout, run.stderr) == (2, "", message)
+    assert cli("history", "m", "1", "--format", "json").stdout == history
+
+
+def test_tag_set_pairs_with_one_bad_name_write_nothing(cli, logged):
+    history = cli("history", "m", "1", "--format", "json").stdout
+    run = cli("tag", "set", "m", "1", "good=1", "bad\tname=2")
+    assert run.exit_code == 1 and run.stderr.startswith("Error: invalid tag name 'bad\\tname'")
+    assert cli("history", "m", "1", "--format", "json").stdout == history
+
+
+def test_metric_set_several_pairs_one_event_each(cli, logged):
+    run = cli("metric", "set", "m", "1", "acc=0.93", "cm=[[1, 2], [3, 4]]", "note=good", "delta=-0.5")
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "Set metrics acc, cm, note, delta of m/1\n")
+    assert json.loads(cli("metric", "list", "m", "1", "--format", "json").stdout) == {
+        "acc": 0.93, "cm": [[1, 2], [3, 4]], "delta": -0.5, "note": "good"}
+    assert [key for key, _old, _new in _events(cli, "METRIC")][-4:] == ["acc", "cm", "note", "delta"]
+    assert cli("metric", "set", "m", "1", "a=1", "--file", "x.json").exit_code == 2
+    history = cli("history", "m", "1", "--format", "json").stdout
+    run = cli("metric", "set", "m", "1", "x=1", "y=2", "z")
+    assert (run.exit_code, run.stderr) == (2, "Error: give METRIC VALUE, or one or more METRIC=VALUE pairs; got 'z'\n")
+    assert cli("history", "m", "1", "--format", "json").stdout == history

@@ -106,8 +106,8 @@ def test_every_relational_method_has_a_written_out_twin():
     assert relational >= {
         "get_model_description", "set_model_description", "get_tags", "get_tag_value", "has_tag",
         "remove_tag", "set_tag", "get_metrics", "get_metric_value", "has_metric", "remove_metric",
-        "set_metric", "get_model_history", "load_model", "deploy", "predict", "list_deployments",
-        "get_deployment", "delete_deployment", "delete_model",
+        "set_metric", "set_tags", "set_metrics", "get_model_history", "load_model", "deploy", "predict",
+        "list_deployments", "get_deployment", "delete_deployment", "delete_model",
     }
     for name in relational:
         twin = getattr(model_registry.ModelReference, name)
@@ -320,3 +320,57 @@ def test_nul_in_a_metric_key_is_refused_and_changes_nothing(registry):
         with pytest.raises(InvalidInput, match="NUL character"):
             registry.set_metric("my_model", "101", "m", value)
     assert registry.store.path.read_bytes() == before
+
+
+def test_set_tags_and_set_metrics_write_one_event_each_in_one_unit_of_work(registry):
+    log(registry, tags={"stage": "dev"})
+    ref = model_registry.ModelReference(registry, "my_model", "101")
+    ref.set_tags({"stage": "prod", "owner": "ann", "n": 3})
+    registry.set_metrics("my_model", "101", {"acc": 0.9, "cm": np.array([[1, 2], [3, 4]]), "nan": float("nan")})
+    assert ref.get_tags() == {"n": "3", "owner": "ann", "stage": "prod"}
+    metrics = ref.get_metrics()
+    assert metrics["acc"] == 0.9 and metrics["cm"] == [[1, 2], [3, 4]] and math.isnan(metrics["nan"])
+    rows = registry.get_model_history("my_model", "101").fetchall()
+    cols = registry.get_history().columns
+    changes = [dict(zip(cols, r)) for r in rows]
+    tail = [(c["ATTRIBUTE_NAME"], c["KEY"], c["OLD_VALUE"], c["NEW_VALUE"]) for c in changes][-6:]
+    assert tail == [("TAG", "stage", '"dev"', '"prod"'), ("TAG", "owner", None, '"ann"'), ("TAG", "n", None, '"3"'),
+                    ("METRIC", "acc", None, "0.9"), ("METRIC", "cm", None, "[[1,2],[3,4]]"), ("METRIC", "nan", None, "NaN")]
+    assert len({c["EVENT_TIMESTAMP"] for c in changes[-3:]}) == 1  # one unit of work
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda r: r.set_tags("my_model", "101", {"good": "1", "bad=name": "2"}), "invalid tag name 'bad=name'"),
+    (lambda r: r.set_tags("my_model", "101", {"good": "1", "bad": [1]}), "tag"),
+    (lambda r: r.set_tags("my_model", "101", {}), "tags must not be empty"),
+    (lambda r: r.set_tags("my_model", "101", [("a", "b")]), "tags must be a mapping"),
+    (lambda r: r.set_metrics("my_model", "101", {"good": 1, "bad": {"\x00": 1}}), "NUL character"),
+    (lambda r: r.set_metrics("my_model", "101", {"": 1}), "metric name must not be empty"),
+])
+def test_set_tags_and_metrics_refuse_bad_input_and_change_nothing(registry, call, error):
+    log(registry)
+    before = registry.store.path.read_bytes()
+    with pytest.raises(InvalidInput, match=error):
+        call(registry)
+    assert registry.store.path.read_bytes() == before
+    with pytest.raises(NotFound):
+        registry.set_tags("my_model", "999", {"a": "b"})
+
+
+def test_a_batch_of_writes_reads_its_own_writes_and_ends_checkpointed(registry):
+    log(registry)
+    with registry.batch():
+        for i in range(5):
+            registry.set_tag("my_model", "101", "i", str(i))
+            assert registry.get_tag_value("my_model", "101", "i") == str(i)
+        with registry.batch():  # nested
+            registry.set_metric("my_model", "101", "m", 1)
+        with pytest.raises(NotFound):  # an error inside leaves the batch usable
+            registry.set_tag("my_model", "nope", "a", "b")
+        registry.set_tags("my_model", "101", {"a": "1", "b": "2"})
+        assert registry.list_models().select("TAGS").fetchall()[0][0] == '{"a":"1","b":"2","i":"4"}'
+        registry.set_tag("my_model", "101", "after_list", "x")
+    wal = registry.store.path.with_name(registry.store.path.name + ".wal")
+    assert not wal.exists()  # detached, checkpointed when the batch ended
+    assert registry.get_tags("my_model", "101") == {"a": "1", "after_list": "x", "b": "2", "i": "4"}
+    assert len(registry.get_model_history("my_model", "101").fetchall()) == 10

@@ -216,3 +216,56 @@ def test_a_timed_out_waiter_does_not_keep_the_lock(registry):
     # ... and so does this one
     registry.set_tag("m", "1", "c", "d")
     assert registry.get_tags("m", "1") == {"a": "b", "c": "d"}
+
+
+def _lock_is_free(lock_path) -> bool:
+    """Whether anyone (this process included: flock locks belong to open files) holds the
+    registry's side lock."""
+    import fcntl
+    import os
+
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing releases it
+    return True
+
+
+class _ProbingModel(SumModel):
+    """Records, while it is being pickled, whether the registry's lock is free."""
+
+    lock_path = None
+    seen: list = []
+
+    def __getstate__(self):
+        type(self).seen.append(("pickling", _lock_is_free(type(self).lock_path)))
+        return {}
+
+
+def test_the_lock_is_held_for_the_commit_only_never_while_pickling_or_publishing(registry, monkeypatch):
+    from mlreg.store.duckdb.operations import DuckDBWriter
+
+    lock_path = registry.store.file.lock_path
+    _ProbingModel.lock_path, _ProbingModel.seen = lock_path, []
+    seen = _ProbingModel.seen
+    stage = registry.stage
+    publish, register = stage.publish, DuckDBWriter.register
+
+    def probing_publish(*args, **kwargs):
+        seen.append(("publishing", _lock_is_free(lock_path)))
+        return publish(*args, **kwargs)
+
+    def probing_register(self, *args, **kwargs):
+        seen.append(("committing", _lock_is_free(lock_path)))
+        return register(self, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "publish", probing_publish)
+    monkeypatch.setattr(DuckDBWriter, "register", probing_register)
+    registry.log_model(_ProbingModel(), "m", "1", signatures=SIGNATURES)
+    assert ("pickling", True) in seen and ("publishing", True) in seen
+    assert ("pickling", False) not in seen and ("publishing", False) not in seen
+    assert seen[-1] == ("committing", False)  # the probe does see the lock when it is held
+    assert registry.exists("m", "1")

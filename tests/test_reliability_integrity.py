@@ -252,3 +252,63 @@ def test_a_corrupt_block_read_by_history_is_reported_as_corruption_not_as_an_opt
         seen.add(run.exit_code)
     path.write_bytes(good)
     assert 6 in seen  # some block holds the history
+
+
+# -- BLAKE3 beside sha256 ---------------------------------------------------------------------------------
+def _drop_blake3(registry, model_id: str) -> None:
+    """Make a version look logged before BLAKE3 was recorded (its manifest without it)."""
+    import duckdb
+
+    con = duckdb.connect(str(registry.store.path))
+    try:
+        con.execute("UPDATE models SET manifest = json_remove(manifest, '$.blake3') WHERE id = ?", [model_id])
+    finally:
+        con.close()
+
+
+def test_every_file_has_its_blake3_beside_its_sha256(registry):
+    from mlreg.package.hashing import blake3_path, sha256_path
+
+    model_id = registry.log_model(SumModel(), "m", "1", signatures=SIGNATURES)
+    row = registry.get_model("m", "1")
+    package = registry.stage.local_dir(model_id, {})
+    fast = row.manifest["blake3"]
+    assert set(fast) == set(row.files) and "MANIFEST.json" in fast
+    for rel in row.files:
+        assert row.files[rel] == sha256_path(package / rel)
+        assert fast[rel] == blake3_path(package / rel) and fast[rel] != row.files[rel]
+    written = json.loads((package / "MANIFEST.json").read_text())
+    assert written["blake3"] == {k: v for k, v in fast.items() if k != "MANIFEST.json"}
+
+
+def test_blake3_is_what_is_checked_when_it_is_recorded(registry, tmp_path):
+    """A file whose sha256 still matches but whose recorded BLAKE3 does not is refused:
+    the loader, `verify` and the stage check it with BLAKE3."""
+    from dataclasses import replace
+
+    from mlreg.runtime import loading
+
+    registry.log_model(SumModel(), "m", "1", signatures=SIGNATURES)
+    row = registry.get_model("m", "1")
+    spec = registry.scoring_spec("m", "1").package
+    wrong = dict(spec.blake3, **{"model/model.pkl": "0" * 64})
+    with pytest.raises(IntegrityError, match="failed its checksum check .*changed: model/model.pkl"):
+        loading.load(replace(spec, blake3=wrong))
+    assert registry.stage.hashes(row.id, row.manifest["blake3"]) == row.manifest["blake3"]
+    assert registry.stage.hashes(row.id) == row.files
+    assert isinstance(loading.load(spec), SumModel)
+
+
+def test_a_package_logged_before_blake3_is_verified_by_sha256(models, registry, tmp_path, tripwire):
+    model_id = registry.get_model("b", "1").id
+    _drop_blake3(registry, model_id)
+    assert "blake3" not in registry.get_model("b", "1").manifest
+    assert registry.scoring_spec("b", "1").package.blake3 == {}
+    assert isinstance(registry.load_model("b", "1"), SumModel)
+    assert [r.ok for r in registry.verify("b", "1")] == [True]
+    registry.export_package("b", "1", tmp_path / "out")
+    with open(models["b"] / "model" / "model.pkl", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(IntegrityError, match="changed: model/model.pkl"):
+        registry.load_model("b", "1")
+    assert registry.verify("b", "1")[0].changed == ["model/model.pkl"]

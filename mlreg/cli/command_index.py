@@ -30,7 +30,7 @@ COMMANDS: list[Entry] = [
     ('gc', 'maintenance', 'Registry',
      "Remove this registry's stage entries that no registry entry references."),
     ('verify', 'maintenance', 'Registry',
-     'Check model packages against their recorded sha256 checksums.'),
+     'Check model packages against their recorded checksums (BLAKE3, or sha256 for older packages).'),
     ('serve', 'serve', 'Deployments',
      'Serve a model version over HTTP in the foreground until SIGTERM or Ctrl-C.'),
     ('predict', 'predict', 'Deployments',

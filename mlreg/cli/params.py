@@ -49,6 +49,22 @@ def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
+def key_value_pairs(args: list[str], what: str) -> dict[str, str]:
+    """The pairs of ``tag set`` / ``metric set``: ``KEY=VALUE ...`` when every argument has
+    an '=' (a value may hold more), else the single pair ``KEY VALUE`` (two arguments)."""
+    if len(args) == 2 and not all("=" in a for a in args):
+        return {args[0]: args[1]}
+    out: dict[str, str] = {}
+    for item in args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"give {what.upper()} VALUE, or one or more {what.upper()}=VALUE pairs; got {item!r}")
+        if key in out:
+            raise UsageError(f"{what} {key} is given twice")
+        out[key] = value
+    return out
+
+
 def parse_metric_value(text: str, what: str = "metric value") -> Any:
     """JSON, else a bare word taken as a string (see jsonvalue.parse_cli_value)."""
     from mlreg.jsonvalue import parse_cli_value

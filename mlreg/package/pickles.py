@@ -183,8 +183,8 @@ _kept: dict[str, tuple[bytearray, list[Any]]] = {}
 _kept_lock = threading.Lock()
 
 
-def read_verified(path: Path, expected: str) -> str | None:
-    """The sha256 of a pickle file with an index, read in one pass: each large buffer
+def read_verified(path: Path, expected: str, algorithm: str = hashing.SHA256) -> str | None:
+    """The ``algorithm`` digest (sha256 or BLAKE3) of a pickle file with an index, read in one pass: each large buffer
     straight into memory of its own while a second thread hashes what is read. When the
     checksum is ``expected``, the bytes are kept for the :func:`load` that follows, which
     then reads nothing (and unpickles exactly the bytes that were checked). None for any
@@ -206,7 +206,7 @@ def read_verified(path: Path, expected: str) -> str | None:
         assert index is not None
         stream, buffers, _jobs, pieces = layout
         pieces.append(_read(f, index["stop"], size - index["stop"]))  # the index itself
-        digest = hashing.fill_and_hash(f.fileno(), pieces)
+        digest = hashing.fill_and_hash(f.fileno(), pieces, algorithm)
     del pieces, _jobs
     if digest == expected:
         with _kept_lock:

@@ -1,4 +1,5 @@
-"""Check a package directory against the sha256 recorded in the registry."""
+"""Check a package directory against the checksums recorded in the registry: BLAKE3
+where the package has it (logged since it was added), sha256 otherwise."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlreg.errors import IntegrityError
-from mlreg.package.hashing import NotRegularFile, open_regular, sha256_path
+from typing import Mapping
+
+from mlreg.package.hashing import BLAKE3, SHA256, NotRegularFile, digest_path, open_regular, sha256_path
 
 
 @dataclass
@@ -93,9 +96,18 @@ def hash_dir(root: Path) -> dict[str, str]:
     return out
 
 
-def verify_dir(root: Path, expected: dict[str, str], what: str, keep: bool = False) -> None:
+def checksums(files: Mapping[str, str], blake3: Mapping[str, str] | None) -> dict[str, tuple[str, str]]:
+    """What to check each file against: relative path -> (algorithm, digest). BLAKE3 where
+    it is recorded for that file, its sha256 otherwise (packages logged before BLAKE3)."""
+    fast = blake3 or {}
+    return {rel: (BLAKE3, fast[rel]) if rel in fast else (SHA256, sha) for rel, sha in files.items()}
+
+
+def verify_dir(root: Path, expected: dict[str, str], what: str, keep: bool = False,
+               blake3: Mapping[str, str] | None = None) -> None:
     """Raise IntegrityError unless every expected file is present and unchanged, and the
-    code paths hold nothing else.
+    code paths hold nothing else. ``expected``: the files' sha256; ``blake3``: their
+    BLAKE3 where recorded, which is then what is checked (see :func:`checksums`).
 
     ``keep=True`` is for a caller about to load the model: the model's large pickle is
     then read once, its buffers straight into the memory the loaded arrays will use, while
@@ -108,14 +120,15 @@ def verify_dir(root: Path, expected: dict[str, str], what: str, keep: bool = Fal
     real_root = root.resolve()
     if keep:
         pickles.drop_kept()
-    for rel in expected:
+    wanted = checksums(expected, blake3)
+    for rel, (algorithm, want) in wanted.items():
         p = root / rel
         # a symlink anywhere on the way (the file or a directory above it) could point
         # outside the package: such a file counts as missing
         if p.is_file() and p.resolve() == real_root / rel:
-            digest = pickles.read_verified(p, expected[rel]) if keep and rel.startswith("model/") else None
-            actual[rel] = digest if digest is not None else sha256_path(p)
-    report = compare(expected, actual)
+            digest = pickles.read_verified(p, want, algorithm) if keep and rel.startswith("model/") else None
+            actual[rel] = digest if digest is not None else digest_path(p, algorithm)
+    report = compare({rel: want for rel, (_a, want) in wanted.items()}, actual)
     # Other extra files do not stop a load, except in the code paths, which go on
     # sys.path: a planted module (or bytecode) there would run on import.
     report.extra = _extra_code(root, expected)

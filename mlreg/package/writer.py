@@ -1,4 +1,4 @@
-"""Write a package directory, hashing every file as it is written."""
+"""Write a package directory, hashing every file (sha256 and BLAKE3) as it is written."""
 
 from __future__ import annotations
 
@@ -12,11 +12,25 @@ from typing import Any, BinaryIO
 from mlreg import _faults
 from mlreg.errors import InvalidInput
 from mlreg.package import MANIFEST, fileio
-from mlreg.package.hashing import NotRegularFile, open_regular, sha256_path, update_overlapped
+from mlreg.package.hashing import (
+    BLAKE3, NotRegularFile, blake3_path, new_hasher, open_regular, sha256_path, update_overlapped,
+)
 
 LARGE_WRITE = 8 * 1024 * 1024
 """A write of at least this many bytes (a large array's data, which the pickler hands
 over in one piece) is hashed in a second thread while this one writes it to the file."""
+
+
+class _Hashes:
+    """sha256 and BLAKE3 of the same bytes, fed together."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.blake3 = new_hasher(BLAKE3)
+
+    def update(self, data: Any) -> None:
+        self.sha256.update(data)
+        self.blake3.update(data)
 
 
 class _HashingFile:
@@ -24,7 +38,7 @@ class _HashingFile:
 
     def __init__(self, f: BinaryIO):
         self._f = f
-        self._h = hashlib.sha256()
+        self._h = _Hashes()
         self._written = 0
 
     def write(self, data: Any) -> int:
@@ -73,13 +87,18 @@ class _HashingFile:
 
     @property
     def hexdigest(self) -> str:
-        return self._h.hexdigest()
+        return self._h.sha256.hexdigest()
+
+    @property
+    def blake3_hexdigest(self) -> str:
+        return self._h.blake3.hexdigest()
 
 
 class PackageWriter:
     def __init__(self, root: Path):
         self.root = root
-        self.files: dict[str, str] = {}
+        self.files: dict[str, str] = {}  # relative path -> sha256
+        self.blake3: dict[str, str] = {}  # relative path -> BLAKE3-256
 
     def _target(self, relpath: str) -> Path:
         p = Path(relpath)
@@ -97,7 +116,9 @@ class PackageWriter:
         return self._target(relpath)
 
     def add_file(self, relpath: str) -> None:
-        self.files[Path(relpath).as_posix()] = sha256_path(self.root / relpath)
+        rel = Path(relpath).as_posix()
+        self.files[rel] = sha256_path(self.root / relpath)
+        self.blake3[rel] = blake3_path(self.root / relpath)
 
     def add_tree(self, relpath: str) -> None:
         """Record every file a framework wrote under ``relpath``."""
@@ -146,7 +167,7 @@ class PackageWriter:
                 fout.write(chunk)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        manifest = dict(manifest, files=dict(sorted(self.files.items())))
+        manifest = dict(manifest, files=dict(sorted(self.files.items())), blake3=dict(sorted(self.blake3.items())))
         text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=True)
         self.write_text(MANIFEST, text + "\n")
 
@@ -160,3 +181,4 @@ class _Recorder(_HashingFile):
     def __exit__(self, *exc: Any) -> None:
         super().__exit__(*exc)
         self._writer.files[self._relpath] = self.hexdigest
+        self._writer.blake3[self._relpath] = self.blake3_hexdigest

@@ -59,17 +59,19 @@ class Maintenance:
         return removed
 
     def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
-        from mlreg.package.verify import compare
+        from mlreg.package.verify import checksums, compare
 
         if model_name is not None and model_version is not None:
             rows = [self._core.resolve(model_name, model_version)]
         else:
-            with self._core.read() as reader:
-                rows = reader.versions()
+            with self._core.read() as reader:  # whole rows: their manifests hold the BLAKE3 digests
+                rows = [row for r in reader.versions() if (row := reader.version(r.name, r.version)) is not None]
         stage = self._core.stage
         results = []
         for row in rows:
-            report = compare(row.files, stage.hashes(row.id))
+            fast = row.manifest.get("blake3") or {}
+            wanted = {rel: digest for rel, (_algorithm, digest) in checksums(row.files, fast).items()}
+            report = compare(wanted, stage.hashes(row.id, fast))
             results.append(VerifyResult(row.id, row.name, row.version, report.ok, report.changed, report.missing,
                                         report.extra))
         return results
@@ -91,5 +93,6 @@ class Maintenance:
                 shutil.copyfile(package / rel, dest / rel)
         except OSError as exc:
             raise InvalidInput(f"cannot write {dest}: {exc.strerror or exc}") from None
-        verify_dir(dest, row.files, f"{model_name}/{model_version}")  # the copy, as written
+        verify_dir(dest, row.files, f"{model_name}/{model_version}",  # the copy, as written
+                   blake3=row.manifest.get("blake3"))
         return row

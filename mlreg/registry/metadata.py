@@ -7,7 +7,7 @@ store keeps the current values those events add up to.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from mlreg import jsonvalue
 from mlreg.errors import InvalidInput, NotFound
@@ -57,6 +57,31 @@ class Metadata:
     def set_metric(self, model_name: str, model_version: str, metric_name: str, metric_value: Any) -> None:
         validate_key(metric_name, "metric name")
         self.set(model_name, model_version, METRIC, metric_name, jsonvalue.dumps(metric_value))
+
+    def set_tags(self, model_name: str, model_version: str, tags: Mapping[str, Any]) -> None:
+        values = self._pairs(tags, "tags")
+        self.set_many(model_name, model_version, TAG, {
+            validate_key(k, "tag name"): json.dumps(validate_tag_value(v, k), ensure_ascii=False)
+            for k, v in values.items()})
+
+    def set_metrics(self, model_name: str, model_version: str, metrics: Mapping[str, Any]) -> None:
+        values = self._pairs(metrics, "metrics")
+        self.set_many(model_name, model_version, METRIC, {
+            validate_key(k, "metric name"): jsonvalue.dumps(v) for k, v in values.items()})
+
+    @staticmethod
+    def _pairs(values: Any, what: str) -> dict[str, Any]:
+        if not isinstance(values, Mapping):
+            raise InvalidInput(f"{what} must be a mapping of name to value, not {type(values).__name__}")
+        if not values:
+            raise InvalidInput(f"{what} must not be empty")
+        return dict(values)
+
+    def set_many(self, model_name: str, model_version: str, attribute: str, values: dict[str, str]) -> None:
+        """Every key in one unit of work, one event each (in the mapping's order)."""
+        with self._core.write() as writer:
+            row = self._core.row(writer, model_name, model_version)
+            writer.set_attributes(row, attribute, values)
 
     def set(self, model_name: str, model_version: str, attribute: str, key: str, value: str) -> None:
         with self._core.write() as writer:

@@ -182,4 +182,6 @@ def build_package(
         "python": sys.version.split()[0],
     }
     writer.write_manifest(manifest)
+    # the registry's copy of the manifest also holds the BLAKE3 of MANIFEST.json itself
+    manifest["blake3"] = dict(sorted(writer.blake3.items()))
     return BuiltPackage(handler.type_name, manifest, dict(writer.files), sigs, environment)

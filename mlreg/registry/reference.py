@@ -113,6 +113,10 @@ class ModelReference:
         """Set a tag, creating it if necessary."""
         self._registry.set_tag(self._name, self._version, tag_name, tag_value)
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Set several tags at once: one transaction, one history event per tag."""
+        self._registry.set_tags(self._name, self._version, tags)
+
     def remove_tag(self, tag_name: str) -> None:
         """Remove a tag; NotFound (listing the tags there are) when absent."""
         self._registry.remove_tag(self._name, self._version, tag_name)
@@ -133,6 +137,10 @@ class ModelReference:
     def set_metric(self, metric_name: str, metric_value: Any) -> None:
         """Set a metric (scalar, dict, list or numpy array), creating it if necessary."""
         self._registry.set_metric(self._name, self._version, metric_name, metric_value)
+
+    def set_metrics(self, metrics: dict[str, Any]) -> None:
+        """Set several metrics at once: one transaction, one history event per metric."""
+        self._registry.set_metrics(self._name, self._version, metrics)
 
     def remove_metric(self, metric_name: str) -> None:
         """Remove a metric; NotFound (listing the metrics there are) when absent."""

@@ -10,6 +10,7 @@ below is written out; the parts are reachable for what the seed's API does not c
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -219,6 +220,11 @@ class ModelRegistry:
         """Set a tag, creating it if necessary."""
         self._metadata.set_tag(model_name, model_version, tag_name, tag_value)
 
+    def set_tags(self, model_name: str, model_version: str, tags: Mapping[str, str]) -> None:
+        """Set several tags at once: one transaction, one history event per tag (in the
+        mapping's order). Nothing is written unless every name and value is valid."""
+        self._metadata.set_tags(model_name, model_version, tags)
+
     def remove_tag(self, model_name: str, model_version: str, tag_name: str) -> None:
         """Remove a tag; NotFound (listing the tags there are) when it is absent."""
         self._metadata.remove(model_name, model_version, TAG, tag_name)
@@ -239,6 +245,11 @@ class ModelRegistry:
     def set_metric(self, model_name: str, model_version: str, metric_name: str, metric_value: Any) -> None:
         """Set a metric (a scalar, dict, list or numpy array), creating it if necessary."""
         self._metadata.set_metric(model_name, model_version, metric_name, metric_value)
+
+    def set_metrics(self, model_name: str, model_version: str, metrics: Mapping[str, Any]) -> None:
+        """Set several metrics at once: one transaction, one history event per metric (in
+        the mapping's order). Nothing is written unless every name and value is valid."""
+        self._metadata.set_metrics(model_name, model_version, metrics)
 
     def remove_metric(self, model_name: str, model_version: str, metric_name: str) -> None:
         """Remove a metric; NotFound (listing the metrics there are) when it is absent."""
@@ -330,6 +341,16 @@ class ModelRegistry:
         materialized, or None when it has none. What `mlreg sql` runs."""
         return self._deployments.sql(query, self._versions.list(), self._versions.history())
 
+    # -- bursts of writes ----------------------------------------------------------------------
+    def batch(self) -> AbstractContextManager[None]:
+        """A burst of writes from this process: inside the block the registry stays open
+        between calls (a DuckDB file stays attached), so each write costs less. Each call
+        is still its own transaction, committed and durable when it returns, and the
+        registry's lock is not held between calls: other processes read and write as
+        usual (the file is let go as soon as one wants it, or after 0.1 s unused).
+        ``with registry.batch(): ...``; nesting is allowed."""
+        return self._core.store.batch()
+
     # -- copying ------------------------------------------------------------------------------
     def copy_to(self, to_home: str | Path, database_name: str | None = None, to_stage: str | None = None,
                 to_stage_options: Mapping[str, Any] | None = None) -> "CopyResult":
@@ -356,7 +377,8 @@ class ModelRegistry:
         return self._maintenance.gc(dry_run)
 
     def verify(self, model_name: str | None = None, model_version: str | None = None) -> list[VerifyResult]:
-        """Check packages against their recorded sha256: changed, missing and extra files."""
+        """Check packages against their recorded checksums (BLAKE3 where recorded, else sha256):
+        changed, missing and extra files."""
         return self._maintenance.verify(model_name, model_version)
 
 

@@ -47,7 +47,7 @@ def fetch(package: PackageSpec) -> Path:
     from mlreg.stage import open_stage
 
     stage = open_stage(package.stage, package.database, package.stage_options)
-    return stage.local_dir(package.package_id, dict(package.files))
+    return stage.local_dir(package.package_id, dict(package.files), dict(package.blake3))
 
 
 def verified(package: PackageSpec, path: Path | None = None, what: str | None = None, keep: bool = False) -> Path:
@@ -56,7 +56,7 @@ def verified(package: PackageSpec, path: Path | None = None, what: str | None = 
     from mlreg.package.verify import verify_dir
 
     path = fetch(package) if path is None else Path(path)
-    verify_dir(path, dict(package.files), what or package.label, keep=keep)
+    verify_dir(path, dict(package.files), what or package.label, keep=keep, blake3=package.blake3)
     return path
 
 

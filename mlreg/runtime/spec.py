@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PackageSpec:
-    """A model package on a stage, with the sha256 of each of its files."""
+    """A model package on a stage, with the sha256 of each of its files (and their BLAKE3,
+    for packages logged since it was recorded: what verification then checks)."""
 
     model_id: str
     model_name: str
@@ -34,6 +35,7 @@ class PackageSpec:
     code_paths: tuple[str, ...] = ()
     environment: Mapping[str, Any] = field(default_factory=dict)  # as recorded when logged
     stage_options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    blake3: Mapping[str, str] = field(default_factory=dict)  # file -> BLAKE3-256 (empty for older packages)
 
     @classmethod
     def of(cls, row: ModelRow, stage: str, database: str,
@@ -45,6 +47,7 @@ class PackageSpec:
             files=dict(row.files), stage=stage, database=database, package_id=row.id,
             handler=dict(manifest.get("handler", {})), code_paths=tuple(manifest.get("code_paths", [])),
             environment=dict(manifest.get("environment", {})), stage_options=dict(stage_options or {}),
+            blake3=dict(manifest.get("blake3", {})),
         )
 
     def relocated(self, stage: str, package_id: str) -> "PackageSpec":
@@ -65,6 +68,7 @@ class PackageSpec:
             "model_type": self.model_type, "files": dict(self.files), "stage": self.stage,
             "database": self.database, "package_id": self.package_id, "handler": dict(self.handler),
             "code_paths": list(self.code_paths), "environment": dict(self.environment),
+            "blake3": dict(self.blake3),
         }
 
     @classmethod

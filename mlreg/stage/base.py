@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 CHUNK = 8 * 1024 * 1024
 TMP_PREFIX = ".tmp-"
@@ -107,13 +107,17 @@ class Stage(ABC):
         """Whether a published package of that ID is present."""
 
     @abstractmethod
-    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+    def local_dir(self, package_id: str, files: dict[str, str], blake3: Mapping[str, str] | None = None) -> Path:
         """A local directory holding the package's files (the package itself for a local
-        stage; a verified cache copy for a remote one). Callers verify before use."""
+        stage; a verified cache copy for a remote one: files already cached are checked
+        with their BLAKE3 where ``blake3`` names them, else their sha256). Callers verify
+        before use."""
 
     @abstractmethod
-    def hashes(self, package_id: str) -> dict[str, str]:
-        """sha256 of every file the stage holds for the package (for `verify`)."""
+    def hashes(self, package_id: str, blake3: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The checksum of every file the stage holds for the package (for `verify`): its
+        BLAKE3 when ``blake3`` (the package's recorded BLAKE3 digests) names the file, its
+        sha256 otherwise."""
 
     @abstractmethod
     def delete(self, package_id: str) -> None:

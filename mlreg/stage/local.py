@@ -6,13 +6,13 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
 from mlreg.fsutil import mkdirs, no_world_write
 from mlreg.package.verify import is_bytecode_cache
-from mlreg.package.hashing import NotRegularFile, sha256_path
+from mlreg.package.hashing import NotRegularFile, blake3_path, sha256_path
 from mlreg.stage.base import MANIFEST_MAX_BYTES, TMP_PREFIX, Stage, StageEntry, temp_name
 
 
@@ -81,13 +81,13 @@ class LocalStage(Stage):
     def exists(self, package_id: str) -> bool:
         return self._path(package_id).is_dir()
 
-    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+    def local_dir(self, package_id: str, files: dict[str, str], blake3: Mapping[str, str] | None = None) -> Path:
         path = self._path(package_id)
         if not path.is_dir():
             raise IntegrityError(f"model package {path} is missing from the stage")
         return path
 
-    def hashes(self, package_id: str) -> dict[str, str]:
+    def hashes(self, package_id: str, blake3: Mapping[str, str] | None = None) -> dict[str, str]:
         root = self._path(package_id)
         out: dict[str, str] = {}
         if not root.is_dir():
@@ -104,7 +104,7 @@ class LocalStage(Stage):
                     out[rel] = f"symlink:{os.readlink(full)}"
                     continue
                 try:
-                    out[rel] = sha256_path(full)
+                    out[rel] = blake3_path(full) if blake3 and rel in blake3 else sha256_path(full)
                 except NotRegularFile as exc:  # a FIFO or a device: never read (it could block)
                     out[rel] = f"special:{exc.kind}"
         return out

@@ -25,7 +25,6 @@ What differs per scheme is in ``mlreg.stage.backends``; how a failure reads, in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid
@@ -326,7 +325,7 @@ class RemoteStage(Stage):
             advance(len(chunk))
             yield chunk
 
-    def local_dir(self, package_id: str, files: dict[str, str]) -> Path:
+    def local_dir(self, package_id: str, files: dict[str, str], blake3: Mapping[str, str] | None = None) -> Path:
         uri = self.uri(package_id)
         with self._errors("downloading a package"):
             marker = self._marker(package_id)
@@ -336,7 +335,7 @@ class RemoteStage(Stage):
             blobs: dict[str, Path] = {}
             todo = []
             for rel, sha in sorted(wanted.items()):
-                cached = self.cache.lookup(sha)
+                cached = self.cache.lookup(sha, (blake3 or {}).get(rel))
                 if cached is None:
                     todo.append((rel, sha))
                 else:
@@ -363,17 +362,20 @@ class RemoteStage(Stage):
                 return None
         return raw if len(raw) <= MANIFEST_MAX_BYTES else None
 
-    def hashes(self, package_id: str) -> dict[str, str]:
+    def hashes(self, package_id: str, blake3: Mapping[str, str] | None = None) -> dict[str, str]:
+        from mlreg.package.hashing import BLAKE3, SHA256, new_hasher
+
         out: dict[str, str] = {}
         base = self._key(package_id) + "/"
         with self._errors("reading a package"):
             found = {k: n for k, n in self._find(self._key(package_id)).items() if k != base + COMMIT}
             with progress.transfer(f"hashing {package_id}", sum(found.values())) as advance:
                 for key in sorted(found):
-                    h = hashlib.sha256()
+                    rel = key[len(base):]
+                    h = new_hasher(BLAKE3 if blake3 and rel in blake3 else SHA256)
                     for chunk in self._chunks(key, advance):
                         h.update(chunk)
-                    out[key[len(base):]] = h.hexdigest()
+                    out[rel] = h.hexdigest()
         return out
 
     # -- deleting ------------------------------------------------------------------------------------

@@ -159,6 +159,12 @@ class StoreWriter(StoreReader):
         value it replaces."""
 
     @abstractmethod
+    def set_attributes(self, row: ModelRow, attribute: str, pairs: Mapping[str, str]) -> None:
+        """Set several keys of one attribute (TAG or METRIC; key -> JSON text) in this
+        unit of work: one event per key, in the order given, each with the value it
+        replaces, as that many ``set_attribute`` calls would record them."""
+
+    @abstractmethod
     def remove_attribute(self, row: ModelRow, attribute: str, key: str) -> bool:
         """Remove one tag or metric, recording the event; False (nothing written) when
         the version has no such key."""
@@ -259,6 +265,12 @@ class MetadataStore(ABC):
     @abstractmethod
     def write(self, role: str, now: datetime) -> AbstractContextManager[StoreWriter]:
         """One unit of work; its events are stamped with ``role`` and ``now``."""
+
+    @abstractmethod
+    def batch(self) -> AbstractContextManager[None]:
+        """For the length of the block, keep between this process's units of work what can
+        be kept (a DuckDB file stays attached; see ``mlreg.store.duckdb.file``), without
+        holding the registry's lock between them. Each unit of work still commits alone."""
 
     @abstractmethod
     def list_versions(self) -> "duckdb.DuckDBPyRelation":

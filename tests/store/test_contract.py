@@ -215,6 +215,33 @@ def test_attribute_changes_chain_their_events(store):
     assert listing["DESCRIPTION"] == "hello" and json.loads(listing["TAGS"]) == {}
 
 
+def test_set_attributes_records_one_event_per_key_in_the_order_given(store):
+    v = version()
+    register(store, v, tags={"stage": "dev", "keep": "k"}, metrics={"acc": 0.5})
+    with store.write("bob", T0 + timedelta(seconds=1)) as w:
+        w.set_attributes(w.version("m", "1"), TAG, {"stage": '"prod"', "owner": '"ann"', "a": '"1"'})
+        w.set_attributes(w.version("m", "1"), METRIC, {"f1": "0.7", "acc": "0.9"})
+        w.set_attributes(w.version("m", "1"), TAG, {"solo": '"x"'})
+    got = [(e["ATTRIBUTE_NAME"], e["KEY"], e["OLD_VALUE"], e["NEW_VALUE"], e["ROLE"]) for e in events(store, v.id)][4:]
+    assert got == [
+        (TAG, "stage", '"dev"', '"prod"', "bob"), (TAG, "owner", None, '"ann"', "bob"), (TAG, "a", None, '"1"', "bob"),
+        (METRIC, "f1", None, "0.7", "bob"), (METRIC, "acc", "0.5", "0.9", "bob"), (TAG, "solo", None, '"x"', "bob"),
+    ]
+    with store.read() as r:
+        assert r.attributes(v.id, TAG) == {"a": '"1"', "keep": '"k"', "owner": '"ann"', "solo": '"x"', "stage": '"prod"'}
+        assert r.attributes(v.id, METRIC) == {"acc": "0.9", "f1": "0.7"}
+        listing = r.listing_row(v.id)
+    assert json.loads(listing["TAGS"]) == {"a": "1", "keep": "k", "owner": "ann", "solo": "x", "stage": "prod"}
+    assert list(json.loads(listing["TAGS"])) == ["a", "keep", "owner", "solo", "stage"]
+    assert json.loads(listing["METRICS"]) == {"acc": 0.9, "f1": 0.7}
+    with pytest.raises(RuntimeError), store.write("bob", T0) as w:  # all or nothing
+        w.set_attributes(w.version("m", "1"), TAG, {"stage": '"gone"', "new": '"gone"'})
+        raise RuntimeError("abort")
+    with store.read() as r:
+        assert r.attributes(v.id, TAG)["stage"] == '"prod"' and "new" not in r.attributes(v.id, TAG)
+    assert len(events(store, v.id)) == 10
+
+
 def test_record_appends_an_event_that_changes_no_attribute(store):
     register(store, version())
     with store.write("bob", T0) as w:
@@ -296,6 +323,44 @@ def test_concurrent_writers_in_processes_lose_nothing_and_keep_the_chain(store, 
         assert after["OLD_VALUE"] == before["NEW_VALUE"]
     with store.read() as r:
         assert r.attributes(version().id, TAG) == {"counter": chain[-1]["NEW_VALUE"]}
+
+
+READER = """
+import sys
+from mlreg.records import TAG
+from mlreg.store import open_store
+with open_store(sys.argv[1]).read() as r:
+    print(r.attributes(r.version("m", "1").id, TAG)["counter"])
+"""
+
+
+def test_a_batch_commits_each_write_and_lets_other_processes_in(store, store_url):
+    """Inside ``batch()`` every unit of work is committed when it ends (another process
+    reads it while the batch is open), and writers in other processes get their turn
+    between this process's writes: their events chain with ours."""
+    register(store, version())
+    with store.batch():
+        with store.write("main", datetime.now(timezone.utc)) as w:
+            w.set_attribute(w.version("m", "1"), TAG, "counter", '"main-first"')
+        read = subprocess.run([sys.executable, "-c", READER, store_url], env=subprocess_env(),
+                              capture_output=True, text=True, timeout=300)
+        assert (read.returncode, read.stdout) == (0, '"main-first"\n'), read.stderr
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, store_url, "other", "10"], env=subprocess_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(10):
+            with store.write("main", datetime.now(timezone.utc)) as w:
+                w.set_attribute(w.version("m", "1"), TAG, "counter", '"main-%d"' % i)
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        with store.write("main", datetime.now(timezone.utc)) as w:  # after the other process's writes
+            w.set_attribute(w.version("m", "1"), TAG, "counter", '"main-last"')
+    chain = [e for e in events(store) if e["KEY"] == "counter"]
+    assert len(chain) == 22 and chain[-1]["NEW_VALUE"] == '"main-last"'
+    assert sorted(e["ROLE"] for e in chain).count("other") == 10
+    for before, after in zip(chain, chain[1:]):
+        assert after["OLD_VALUE"] == before["NEW_VALUE"]
+    with store.read() as r:
+        assert r.attributes(version().id, TAG) == {"counter": '"main-last"'}
 
 
 MARKER = """

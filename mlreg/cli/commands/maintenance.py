@@ -44,7 +44,7 @@ def verify(
     version: OptVersionArg = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Check model packages against their recorded sha256 checksums.
+    """Check model packages against their recorded checksums (BLAKE3, or sha256 for older packages).
 
     Checks one model version, or every one. Prints a row per package and exits 6
     when any file is changed, missing or extra.

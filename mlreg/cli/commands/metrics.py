@@ -1,4 +1,4 @@
-"""Metrics: ``mlreg metric list|get|set|remove NAME VERSION [METRIC [VALUE | --file F]]``."""
+"""Metrics: ``mlreg metric list|get|set|remove NAME VERSION [METRIC [VALUE | --file F] | METRIC=VALUE...]``."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -8,7 +8,9 @@ import typer
 from mlreg.cli import complete
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
-from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, parse_metric_value
+from mlreg.cli.params import (
+    VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, key_value_pairs, parse_metric_value,
+)
 from mlreg.errors import UsageError
 
 MetricArg = Annotated[str, typer.Argument(metavar="METRIC", show_default=False, help="Metric name.",
@@ -44,27 +46,38 @@ def set_metric(
     ctx: typer.Context,
     name: NameArg,
     version: VersionArg,
-    metric: MetricArg,
-    value: Annotated[Optional[str], typer.Argument(
-        metavar="VALUE", show_default=False,
-        help="JSON value (0.93, [1, 2], {\"a\": 1}, NaN, -0.5); anything that is not JSON is taken "
-             "as a string. Put -- before a value that looks like an option.")] = None,
+    pairs: Annotated[list[str], typer.Argument(
+        metavar="METRIC [VALUE] | METRIC=VALUE...", show_default=False,
+        help="One metric and its JSON value (0.93, [1, 2], {\"a\": 1}, NaN, -0.5; anything that is not "
+             "JSON is taken as a string), or one or more METRIC=VALUE pairs (set together). Put -- before "
+             "a value that looks like an option.",
+        autocompletion=complete.when_completing(complete.metric_names))],
     file: Annotated[Optional[Path], typer.Option(
-        "--file", metavar="FILE", help="Read the value from a .json file or a NumPy .npy array.")] = None,
+        "--file", metavar="FILE", help="Read the value of the one METRIC from a .json file or a NumPy .npy "
+                                       "array.")] = None,
 ) -> None:
-    """Set a metric from VALUE or --file, creating it if necessary."""
-    if (value is None) == (file is None):
-        raise UsageError("give the metric VALUE or --file FILE (one of them)")
+    """Set a metric from VALUE or --file, or several at once (METRIC=VALUE ...: one
+    transaction, one history event each), creating them if necessary."""
     if file is not None:
+        if len(pairs) != 1 or "=" in pairs[0]:
+            raise UsageError("give the metric VALUE or --file FILE (one of them)")
         from mlreg.data.readers import read_metric_file
 
-        parsed = read_metric_file(file)
+        metrics = {pairs[0]: read_metric_file(file)}
+    elif len(pairs) == 1 and "=" not in pairs[0]:
+        raise UsageError("give the metric VALUE or --file FILE (one of them)")
     else:
-        assert value is not None  # one of the two, checked above
-        parsed = parse_metric_value(value)
+        single = len(pairs) == 2 and not all("=" in a for a in pairs)
+        metrics = {k: parse_metric_value(v, "metric value" if single else f"value of metric {k}")
+                   for k, v in key_value_pairs(pairs, "metric").items()}
     state = get_state(ctx)
-    state.registry().set_metric(name, version, metric, parsed)
-    state.out.message(f"Set metric {metric} of {name}/{version}")
+    if len(metrics) == 1:
+        [(metric, value)] = metrics.items()
+        state.registry().set_metric(name, version, metric, value)
+        state.out.message(f"Set metric {metric} of {name}/{version}")
+    else:
+        state.registry().set_metrics(name, version, metrics)
+        state.out.message(f"Set metrics {', '.join(metrics)} of {name}/{version}")
 
 
 @metric_app.command("remove")

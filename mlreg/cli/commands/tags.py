@@ -1,4 +1,4 @@
-"""Tags: ``mlreg tag list|get|set|remove NAME VERSION [TAG [VALUE]]``."""
+"""Tags: ``mlreg tag list|get|set|remove NAME VERSION [TAG [VALUE] | TAG=VALUE...]``."""
 
 from typing import Annotated
 
@@ -7,7 +7,7 @@ import typer
 from mlreg.cli import complete
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
-from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg
+from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, key_value_pairs
 
 TagArg = Annotated[str, typer.Argument(metavar="TAG", show_default=False, help="Tag name.",
                                        autocompletion=complete.when_completing(complete.tag_names))]
@@ -40,13 +40,22 @@ def set_tag(
     ctx: typer.Context,
     name: NameArg,
     version: VersionArg,
-    tag: TagArg,
-    value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False, help="Tag value.")],
+    pairs: Annotated[list[str], typer.Argument(
+        metavar="TAG VALUE | TAG=VALUE...", show_default=False,
+        help="One tag and its value, or one or more TAG=VALUE pairs (set together).",
+        autocompletion=complete.when_completing(complete.tag_names))],
 ) -> None:
-    """Set a tag, creating it if necessary."""
+    """Set a tag (TAG VALUE), or several at once (TAG=VALUE ...: one transaction, one
+    history event each), creating them if necessary."""
+    tags = key_value_pairs(pairs, "tag")
     state = get_state(ctx)
-    state.registry().set_tag(name, version, tag, value)
-    state.out.message(f"Set tag {tag} of {name}/{version}")
+    if len(tags) == 1:
+        [(tag, value)] = tags.items()
+        state.registry().set_tag(name, version, tag, value)
+        state.out.message(f"Set tag {tag} of {name}/{version}")
+    else:
+        state.registry().set_tags(name, version, tags)
+        state.out.message(f"Set tags {', '.join(tags)} of {name}/{version}")
 
 
 @tag_app.command("remove")

@@ -72,6 +72,9 @@ class DuckDBStore(MetadataStore):
         with self.file.write() as con:
             yield DuckDBWriter(con, role, now)
 
+    def batch(self) -> Any:
+        return self.file.batch()
+
     def list_versions(self) -> duckdb.DuckDBPyRelation:
         return self.file.snapshot("SELECT * FROM model_list")
 

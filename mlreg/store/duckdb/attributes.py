@@ -75,6 +75,23 @@ def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | No
         con.execute(f"UPDATE listing SET {column} = ? WHERE id = ?", [_json_object(values), model_id])
 
 
+def set_many(con: Any, model_id: str, attribute: str, pairs: dict[str, str], event_ids: dict[str, int],
+             values: dict[str, str]) -> None:
+    """Bring the current values up to date with several SET events of one attribute
+    (TAG or METRIC, already inserted: key -> event_id), ``values`` being the model's
+    current values before them: three statements whatever the number of keys."""
+    replaced = [k for k in pairs if k in values]
+    if replaced:
+        con.execute("DELETE FROM attributes WHERE model_id = ? AND attribute_name = ? AND list_contains(?, key)",
+                    [model_id, attribute, replaced])
+    placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(pairs))
+    con.execute(f"INSERT INTO attributes VALUES {placeholders}",
+                [x for k, v in pairs.items() for x in (model_id, attribute, k, v, event_ids[k])])
+    merged = {**values, **pairs}
+    column = "tags" if attribute == "TAG" else "metrics"
+    con.execute(f"UPDATE listing SET {column} = ? WHERE id = ?", [_json_object(merged), model_id])
+
+
 def register(con: Any, model_id: str, values: list[tuple[str, str, str, int]]) -> None:
     """The current values of a model just inserted into ``models``, from the events of its
     registration: (attribute, key, JSON text, event_id) for its description, tags and

@@ -1,4 +1,4 @@
-"""Short-lived DuckDB attachments under an OS lock.
+"""Short-lived DuckDB attachments under an OS lock, kept for a burst of writes.
 
 DuckDB lets one process open a file for writing, and a naive open under contention
 fails at once. So every write takes an exclusive ``flock`` on ``<registry>.lock``,
@@ -11,6 +11,15 @@ opened with ``duckdb.connect`` each time: a new database instance costs more tha
 whole write. Operations of one process on the engine take turns (a lock), which costs
 nothing next to the file lock they take anyway. New registries use 16 KiB blocks: the
 checkpoint after each small write then syncs a few small blocks instead of 256 KiB ones.
+
+A batch (``RegistryFile.batch()``, what ``ModelRegistry.batch()`` opens) keeps the file
+attached between its writes: each write still takes the side lock, runs one transaction
+and commits it (durable in the WAL), but skips the attach, the schema check and the
+detach with its checkpoint. The side lock is not held between writes; DuckDB's own lock
+on the file is, for as long as the attachment lasts, so the attachment is given up
+(detached, checkpointed) as soon as anyone else wants the registry: when this process
+finds the side lock taken (the other process takes it before it attaches), when the
+attachment has been idle IDLE_DETACH seconds, and when the batch ends.
 """
 
 from __future__ import annotations
@@ -42,6 +51,15 @@ _ENGINE_PID = 0
 _ENGINE_LOCK = threading.RLock()
 _ALIAS = "reg"
 _SCAN_THREADS = max(1, min(os.cpu_count() or 1, 4))
+#: (file, pid) a batch keeps attached to the engine between its units of work
+_KEPT: "tuple[RegistryFile, int] | None" = None
+#: a kept attachment unused for this long is detached (so others need not wait for the batch)
+IDLE_DETACH = 0.1
+
+
+def _release_kept() -> None:
+    if _KEPT is not None and _KEPT[1] == os.getpid():
+        _KEPT[0]._detach_kept()
 
 
 def _engine() -> duckdb.DuckDBPyConnection:
@@ -97,6 +115,8 @@ class RegistryFile:
         self.timeout = lock_timeout() if timeout is None else timeout
         self._checked: tuple | None = None  # the file's signature when its schema was last checked
         self._copy: tuple | None = None  # (signature, pid, engine with a private copy attached)
+        self._batch_depth = 0  # open `batch()` blocks: writes then leave the file attached
+        self._idle: threading.Timer | None = None  # detaches a kept attachment left unused
 
     def _signature(self) -> tuple | None:
         """What changes whenever anyone writes the file; None if it cannot be read.
@@ -135,24 +155,99 @@ class RegistryFile:
 
     # -- locking -----------------------------------------------------------------
     def _lock(self, exclusive: bool) -> Any:
-        return registry_lock(self.lock_path, exclusive, self.timeout, self.path)
+        # a batch's kept attachment holds DuckDB's own lock on the file: let go of it
+        # before waiting for a process that holds the side lock (it waits for that file)
+        on_wait = self._detach_kept if self._is_kept() else None
+        return registry_lock(self.lock_path, exclusive, self.timeout, self.path, on_wait)
 
     # -- attachments -------------------------------------------------------------------
     @contextmanager
     def _attached(self, read_only: bool, create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The engine with this file attached and in use; detached (and so checkpointed)
-        on the way out, also on error."""
+        on the way out, also on error, except in a batch (see :meth:`batch`): a write
+        there leaves the file attached for the next unit of work, which reuses it."""
         with _ENGINE_LOCK:
             con = _engine()
+            if self._is_kept():
+                try:
+                    yield con
+                except MlregError:
+                    raise  # the unit of work rolled back: the attachment is as good as before
+                except BaseException:
+                    self._detach_kept()
+                    raise
+                self._touch()
+                return
+            _release_kept()  # another file's batch: the engine has one attachment at a time
+            keep = self._batch_depth > 0 and not read_only and not create
             self._attach(con, read_only, create)
+            detach = True
             try:
                 con.execute(f"USE {_ALIAS}")
                 yield con
+                detach = not keep
             finally:
+                if detach:
+                    try:
+                        con.execute("USE memory")
+                    finally:
+                        con.execute(f"DETACH {_ALIAS}")
+            if keep:
+                global _KEPT
+                _KEPT = (self, os.getpid())
+                self._touch()
+
+    # -- batches: the file kept attached between units of work ---------------------------
+    def _is_kept(self) -> bool:
+        return _KEPT is not None and _KEPT[0] is self and _KEPT[1] == os.getpid()
+
+    def _detach_kept(self) -> None:
+        """Detach the file a batch keeps attached (checkpointing it), if it is this one."""
+        global _KEPT
+        with _ENGINE_LOCK:
+            if not self._is_kept():
+                return
+            _KEPT = None
+            self._checked = None
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            con = _engine()
+            try:
+                con.execute("USE memory")
+            finally:
+                con.execute(f"DETACH {_ALIAS}")
+
+    def _touch(self) -> None:
+        """(Re)start the idle clock of the kept attachment: detached after IDLE_DETACH s unused."""
+        if self._idle is not None:
+            self._idle.cancel()
+        timer = threading.Timer(IDLE_DETACH, self._idle_detach)
+        timer.daemon = True
+        self._idle = timer
+        timer.start()
+
+    def _idle_detach(self) -> None:
+        with _ENGINE_LOCK:
+            if self._idle is not None and self._idle is threading.current_thread():
+                self._idle = None
                 try:
-                    con.execute("USE memory")
-                finally:
-                    con.execute(f"DETACH {_ALIAS}")
+                    self._detach_kept()
+                except duckdb.Error:
+                    pass  # the next unit of work attaches afresh and reports what is wrong
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Keep the file attached between the writes of this block (see the module doc)."""
+        with _ENGINE_LOCK:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with _ENGINE_LOCK:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._detach_kept()
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool, create: bool = False) -> None:
         options = "READ_ONLY" if read_only else (f"BLOCK_SIZE {BLOCK_SIZE}" if create else "READ_WRITE")
@@ -197,12 +292,14 @@ class RegistryFile:
         An MlregError raised from here means the transaction did not commit (callers rely
         on it to clean up); only a non-mlreg exception can come after the COMMIT."""
         self._require()
-        with self._lock(exclusive=True):
+        with self._lock(exclusive=True), _ENGINE_LOCK:
             committed = False
-            signature = self._signature()
+            kept = self._is_kept()  # then no one else can have changed the file since
+            signature = None if kept else self._signature()
             try:
                 with self._attached(read_only=False) as con:
-                    self._check_schema(con, signature)
+                    if not kept:
+                        self._check_schema(con, signature)
                     con.execute("BEGIN TRANSACTION")
                     try:
                         yield con
@@ -220,16 +317,19 @@ class RegistryFile:
             except BaseException:
                 self._checked = None
                 raise
-            self._checked = self._signature()  # as this write left it, checkpointed
+            if not self._is_kept():
+                self._checked = self._signature()  # as this write left it, checkpointed
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._require()
-        with self._lock(exclusive=False):
-            signature = self._signature()
+        with self._lock(exclusive=False), _ENGINE_LOCK:
+            kept = self._is_kept()
+            signature = None if kept else self._signature()
             try:
                 with self._attached(read_only=True) as con:
-                    self._check_schema(con, signature)
+                    if not kept:
+                        self._check_schema(con, signature)
                     yield con
             except duckdb.Error as exc:
                 raise self._translate(exc) from None
@@ -259,6 +359,7 @@ class RegistryFile:
         it is attached: nothing is left behind; its space is freed with the last relation.
         While the file is unchanged (same signature), later calls reuse it."""
         self._require()
+        self._detach_kept()  # checkpointed: the copy is the file alone
         with self._lock(exclusive=False):
             signature = self._signature()
             cached = self._copy

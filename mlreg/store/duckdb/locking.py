@@ -10,11 +10,11 @@ import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mlreg.errors import MlregError, RegistryBusy
 
-def _acquire(fd: int, mode: int, timeout: float) -> bool:
+def _acquire(fd: int, mode: int, timeout: float, on_wait: Callable[[], None] | None = None) -> bool:
     """Take ``flock(fd, mode)``, waiting at most ``timeout`` seconds.
 
     The wait is a blocking ``flock``: the kernel wakes waiters the moment the lock is
@@ -22,12 +22,19 @@ def _acquire(fd: int, mode: int, timeout: float) -> bool:
     lock between another process's polls until its timeout ran out.) It runs in a helper
     thread so that the wait stays bounded. On timeout this returns False and the fd
     belongs to the helper thread from then on: it closes it (releasing the lock at
-    once if it ever gets it), so the caller must not touch it.
+    once if it ever gets it), so the caller must not touch it. ``on_wait`` runs once
+    before waiting (when the lock is not free at once).
     """
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
         return True
     except BlockingIOError:
+        if on_wait is not None:
+            try:
+                on_wait()
+            except BaseException:
+                os.close(fd)
+                raise
         if timeout <= 0:
             os.close(fd)
             return False
@@ -81,8 +88,10 @@ def _holder(lock_path: Path) -> str:
 
 
 @contextmanager
-def registry_lock(lock_path: Path, exclusive: bool, timeout: float, registry: Path) -> Iterator[None]:
-    """Hold the registry's side lock, shared or exclusive, waiting at most ``timeout`` s."""
+def registry_lock(lock_path: Path, exclusive: bool, timeout: float, registry: Path,
+                  on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the registry's side lock, shared or exclusive, waiting at most ``timeout`` s;
+    ``on_wait`` runs first when someone else holds it (see ``file.RegistryFile.batch``)."""
     flags = os.O_RDWR | os.O_CREAT
     try:
         fd = os.open(lock_path, flags, 0o664)  # with the umask, never world-writable
@@ -92,7 +101,7 @@ def registry_lock(lock_path: Path, exclusive: bool, timeout: float, registry: Pa
         yield  # a read-only location: readers go without the side lock
         return
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    if not _acquire(fd, mode, timeout):
+    if not _acquire(fd, mode, timeout, on_wait):
         # fd now belongs to the waiting thread, which closes it
         raise RegistryBusy(
             f"registry {registry} is busy: lock not acquired within "

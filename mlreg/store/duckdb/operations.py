@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 import duckdb
 
@@ -141,6 +141,25 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
         values = attributes.current(self._con, row.id, attribute)
         event_id = self._append(row, Change("SET", attribute, key, values.get(key), value))
         attributes.apply(self._con, row.id, "SET", attribute, key, value, event_id, values)
+
+    def set_attributes(self, row: ModelRow, attribute: str, pairs: Mapping[str, str]) -> None:
+        pairs = dict(pairs)
+        if len(pairs) <= 1 or attribute not in ("TAG", "METRIC"):
+            for key, value in pairs.items():
+                self.set_attribute(row, attribute, key, value)
+            return
+        values = attributes.current(self._con, row.id, attribute)
+        # every event in one statement, in the order given, each with the value it replaces
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(pairs))
+        params = [x for key, value in pairs.items()
+                  for x in (self._now, row.id, row.name, row.version, self._role, "SET", attribute, key,
+                            values.get(key), value)]
+        found = self._con.execute(
+            "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
+            f" attribute_name, key, old_value, new_value) VALUES {placeholders} RETURNING event_id, key",
+            params,
+        ).fetchall()
+        attributes.set_many(self._con, row.id, attribute, pairs, {key: event_id for event_id, key in found}, values)
 
     def remove_attribute(self, row: ModelRow, attribute: str, key: str) -> bool:
         values = attributes.current(self._con, row.id, attribute)

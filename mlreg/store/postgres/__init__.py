@@ -147,6 +147,11 @@ class PostgresStore(MetadataStore):
         with self._transaction(_WRITE, conn, write=True) as cur:
             yield PgWriter(cur, role, now)
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        # nothing to keep: this process's connection stays open between units of work anyway
+        yield
+
     # -- frames ----------------------------------------------------------------------------
     def _frame(self, query: str, params: list[Any], columns: Any) -> "duckdb.DuckDBPyRelation":
         with self._transaction(_READ) as cur:

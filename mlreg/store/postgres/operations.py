@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import AlreadyExists, NotFound
@@ -216,6 +216,28 @@ class PgWriter(PgModelWrites, PgReader, StoreWriter):
             " ON CONFLICT (model_id, attribute_name, key) DO UPDATE SET value = excluded.value,"
             " event_id = excluded.event_id", [row.id, attribute, key, value, event_id])
         values[key] = value
+        self._relist(row.id, attribute, values)
+
+    def set_attributes(self, row: ModelRow, attribute: str, pairs: Mapping[str, str]) -> None:
+        pairs = dict(pairs)
+        if not pairs:
+            return
+        self._lock(row)
+        values = self._current(row.id, attribute)
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(pairs))
+        found = self._all(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {placeholders} RETURNING event_id, key",
+            [x for key, value in pairs.items()
+             for x in (self._now, row.id, row.name, row.version, self._role, "SET", attribute, key,
+                       values.get(key), value)])
+        event_ids = {key: int(event_id) for event_id, key in found}
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(pairs))
+        self._cur.execute(
+            f"INSERT INTO attributes (model_id, attribute_name, key, value, event_id) VALUES {placeholders}"
+            " ON CONFLICT (model_id, attribute_name, key) DO UPDATE SET value = excluded.value,"
+            " event_id = excluded.event_id",
+            [x for key, value in pairs.items() for x in (row.id, attribute, key, value, event_ids[key])])
+        values.update(pairs)
         self._relist(row.id, attribute, values)
 
     def remove_attribute(self, row: ModelRow, attribute: str, key: str) -> bool:
