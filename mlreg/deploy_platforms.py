@@ -6,3 +6,4 @@ from enum import Enum
 class TargetPlatform(str, Enum):
     WAREHOUSE = "warehouse"  # a vectorized DuckDB SQL function
     SERVICE = "service"  # an HTTP inference server managed by mlreg
+    SPARK = "spark"  # scored by Spark executors (a Spark DataFrame, files, Spark SQL functions)

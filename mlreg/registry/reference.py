@@ -9,7 +9,10 @@ from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from mlreg.records import Deployment
+    from mlreg.spark.udf import SparkFunction
     from mlreg.store.base import Relation
     from mlreg.registry.registry import ModelRegistry
 
@@ -100,6 +103,12 @@ class ModelReference:
         """Verify the package and return the original Python object (runs its pickle:
         load only from registries you trust)."""
         return self._registry.load_model(self._name, self._version)
+
+    def spark_udf(self, spark: "SparkSession", target_method: str = "predict") -> "SparkFunction":
+        """``target_method`` as a vectorized Spark function: ``df.select(f("a", "b"))``,
+        or ``f()`` for the columns named as the signature's inputs. Executors verify the
+        package and load it once per Python worker (see README, Spark)."""
+        return self._registry.spark_udf(self._name, self._version, spark, target_method)
 
     # deployments
     def deploy(
