@@ -31,6 +31,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator, Tuple
+
+import numpy as np
+import pandas as pd
 
 from harness import alternate, emit, fig, info, main_args, peer, peers_wanted, quick_runs, ratio, row, scratch
 
@@ -47,8 +51,6 @@ def extra_args(p) -> None:
 
 
 def make_data(tmp: Path, rows: int):
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
     from sklearn.linear_model import LogisticRegression
@@ -70,7 +72,7 @@ def start_spark(master: str, tmp: Path):
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (SparkSession.builder.master(master).appName("mlreg-bench")
-             .config("spark.ui.enabled", "false")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.local.dir", str(tmp / "spark-local"))
              .config("spark.sql.execution.arrow.pyspark.enabled", "true")
              .getOrCreate())
@@ -80,10 +82,6 @@ def start_spark(master: str, tmp: Path):
 
 def floor_udf(clf):
     """A pandas UDF that calls model.predict on the stacked columns: the floor."""
-    from typing import Iterator, Tuple
-
-    import numpy as np
-    import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
     blob = pickle.dumps(clf)
@@ -164,7 +162,6 @@ def main() -> None:
 
 
 def check_outputs(outs: dict[str, str], has_mlflow: bool) -> None:
-    import numpy as np
     import pyarrow.parquet as pq
 
     want = np.sort(pq.read_table(outs["floor"]).column("output_feature_0").to_numpy())

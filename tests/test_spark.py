@@ -229,7 +229,8 @@ def test_cli_predict_on_spark_writes_parquet_and_csv(spark, registry, churn, cli
     import pyarrow.parquet as pq
 
     model, X = churn
-    registry.deploy("churn", "1", "churn_cli", platform="spark", permanent=True)
+    r = cli("deploy", "create", "churn", "1", "churn_cli", "--platform", "spark")
+    assert r.exit_code == 0 and "Deployed churn/1 predict as Spark function churn_cli(a, b, c)" in r.stderr, r
     X.to_parquet(tmp_path / "in.parquet")
     r = cli("predict", "churn_cli", "--input", tmp_path / "in.parquet", "--output", tmp_path / "out.parquet",
             "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2")
@@ -280,17 +281,20 @@ def test_executors_read_the_package_from_an_s3_stage(spark, s3_url, s3_options, 
 
 
 # -- integrity and signatures -------------------------------------------------------------------
-def test_a_tampered_package_is_refused_on_the_executor(spark, registry, tmp_path):
+def test_a_tampered_package_is_refused_on_the_executor(spark, registry, cli, tmp_path):
     from mlreg.spark.session import executor_errors
 
     X, _y = tabular_data(20)
     registry.log_model(SumModel(), model_name="tampered", model_version="1", sample_input_data=X)
+    registry.deploy("tampered", "1", "tampered_ok", platform="spark", permanent=True)
     f = registry.spark_udf("tampered", "1", spark)
     spec = registry.scoring_spec("tampered", "1")
     target = Path(spec.package.location) / sorted(spec.package.files)[0]
     target.write_bytes(target.read_bytes() + b"x")
     df = spark.createDataFrame(X).select(f())
-    with pytest.raises(Exception) as caught:
+    from pyspark.errors.exceptions.captured import PythonException
+
+    with pytest.raises(PythonException) as caught:  # Spark's own error, as a user sees it
         df.collect()
     assert "IntegrityError" in str(caught.value) and "tampered/1" in str(caught.value)
     with pytest.raises(IntegrityError, match="tampered/1"):
@@ -298,6 +302,10 @@ def test_a_tampered_package_is_refused_on_the_executor(spark, registry, tmp_path
             df.collect()
     with pytest.raises(IntegrityError):  # deploying it is refused on the driver
         registry.deploy("tampered", "1", "tampered_d", platform="spark")
+    X.to_parquet(tmp_path / "in.parquet")  # deployed before: refused by the executors, exit 6
+    r = cli("predict", "tampered_ok", "--input", tmp_path / "in.parquet", "--output", tmp_path / "out.parquet")
+    assert r.exit_code == 6 and r.stderr.startswith("Error: ") and "tampered/1" in r.stderr, r
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.parquet").exists()
 
 
 def test_signature_mismatches_are_clear_errors(spark, registry, churn):

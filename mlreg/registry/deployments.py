@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlreg.deploy.base import Deployment, Platform, get_platform, platform_of
 from mlreg.deploy.options import replace_requested
@@ -241,7 +241,7 @@ class Deployments:
         return SparkPlatform().predict_path(self._core.platform_context(), spec, dep, source, str(output), fmt,
                                             master, conf)
 
-    def spark_specs(self) -> list[tuple[Deployment, ScoringSpec]]:
+    def spark_specs(self) -> Sequence[tuple[Deployment, ScoringSpec]]:
         """Every permanent spark deployment, and this process's temporary ones, with the
         spec of what it runs (``mlreg.spark.register_functions``)."""
         with self._core.read() as reader:

@@ -36,7 +36,7 @@ def start(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -
         from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
     except ImportError:
-        raise MissingDependency("Spark deployments need pyspark: pip install 'mlreg[spark]'") from None
+        raise MissingDependency("scoring on Spark", "spark") from None
     settings = {**DEFAULT_CONF, "spark.pyspark.python": sys.executable, **dict(conf or {})}
     os.environ.setdefault("PYSPARK_PYTHON", settings["spark.pyspark.python"])
     builder = SparkSession.builder.master(master).appName("mlreg")
@@ -45,7 +45,7 @@ def start(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -
     try:
         spark = builder.getOrCreate()
     except PySparkRuntimeError as e:
-        raise MissingDependency(
+        raise InvalidInput(
             f"cannot start Spark ({first_line(e)}): it needs Java 17 or later (java on the PATH, or JAVA_HOME)"
         ) from None
     spark.sparkContext.setLogLevel("ERROR")

@@ -76,4 +76,4 @@ def make_udf(spec: ScoringSpec, n_inputs: int, returns: str) -> Any:
 
         body = many
     body.__name__ = spec.deployment or f"{spec.package.model_name}_{spec.target_method}"
-    return pandas_udf(body, returns)  # type: ignore[call-overload]
+    return pandas_udf(body, returns)
