@@ -335,3 +335,22 @@ def test_the_spec_an_executor_receives_pickles_without_secrets(registry, churn):
     spec = registry.scoring_spec("churn", "1")
     again = pickle.loads(pickle.dumps(spec))
     assert again == spec and json.loads(json.dumps(spec.to_json()))["target_method"] == "predict"
+
+
+def test_an_executor_in_another_environment_refuses_unless_relax_version(spark, registry, churn):
+    import dataclasses
+
+    import mlreg.spark
+    from mlreg.spark.session import executor_errors
+
+    model, X = churn
+    spec = registry.scoring_spec("churn", "1")
+    env = dict(spec.package.environment, packages={"scikit-learn": "0.0.1"})
+    other = dataclasses.replace(spec, package=dataclasses.replace(spec.package, environment=env), deployment="other_env")
+    df = spark.createDataFrame(X.reset_index())
+    with pytest.raises(InvalidInput, match=r"executor's environment differs .*scikit-learn 0\.0\.1 recorded"):
+        with executor_errors():
+            mlreg.spark.predict(other, df).collect()
+    relaxed = dataclasses.replace(other, deployment="relaxed_env", options={"relax_version": True})
+    got = mlreg.spark.predict(relaxed, df, with_inputs=True).orderBy("index").toPandas()
+    assert got["output_feature_0"].tolist() == model.predict(X).tolist()
