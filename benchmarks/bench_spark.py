@@ -17,7 +17,8 @@ read to the end of the write:
 - floor: a scalar-iterator pandas UDF that calls ``model.predict`` on the stacked
   columns, the model shipped in the UDF's closure (no registry, no checks).
 
-Goals: mlreg's time <= MLflow's (at least its throughput) and <= 1.2x the floor's. The
+Every case runs once as a warm-up first (also with --quick): the first job starts Spark's
+Python workers, which import the framework. Goals: mlreg's time <= MLflow's (at least its throughput) and <= 1.2x the floor's. The
 three outputs are checked to be equal. Not a test: run ``python benchmarks/bench_spark.py
 [--rows N] [--runs N] [--quick]``; needs pyspark and Java 17+ (skipped with a note otherwise).
 """
@@ -99,6 +100,9 @@ def floor_udf(clf):
 def main() -> None:
     args = main_args(__doc__.splitlines()[0], extra=extra_args)
     quick_runs(args, 2)
+    # the first job starts Spark's Python workers, which import the framework (seconds):
+    # every case gets a warm-up run, even in quick mode, so that no case pays for it alone
+    args.warmup = max(args.warmup, 1)
     rows = args.rows or (200_000 if args.quick else 10_000_000)
     try:
         import pyspark  # noqa: F401
