@@ -6,6 +6,7 @@ from enum import Enum
 class TargetPlatform(str, Enum):
     WAREHOUSE = "warehouse"  # a vectorized DuckDB SQL function
     SERVICE = "service"  # an HTTP inference server managed by mlreg
+    SPARK = "spark"  # scored by Spark executors (a Spark DataFrame, files, Spark SQL functions)
     # the seed's name for its container platform: an alias, so it *is* SERVICE
     # (``TargetPlatform.SNOWPARK_CONTAINER_SERVICES is TargetPlatform.SERVICE``)
     SNOWPARK_CONTAINER_SERVICES = "service"

@@ -17,7 +17,7 @@ import pytest
 from tests.fixtures.cli import MLREG_BIN, subprocess_env
 
 HEAVY = {"pandas", "pyarrow", "numpy", "sklearn", "torch", "tensorflow", "keras", "xgboost", "lightgbm",
-         "mlflow", "snowflake", "cloudpickle", "scipy", "joblib"}
+         "mlflow", "snowflake", "cloudpickle", "scipy", "joblib", "pyspark", "py4j"}
 
 
 def imported_modules(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], subprocess.CompletedProcess]:

@@ -46,5 +46,5 @@ COMMANDS: list[Entry] = [
     ('metric', 'metrics', 'Metadata',
      'List, get, set and remove the metrics of a model version (JSON values).'),
     ('deploy', 'deploy', 'Deployments',
-     'Deploy model versions as SQL functions (warehouse) or HTTP services, and manage deployments.'),
+     'Deploy model versions as SQL functions (warehouse), HTTP services or Spark functions, and manage deployments.'),
 ]

@@ -101,6 +101,7 @@ class Platform(ABC):
 _PLATFORMS = {
     TargetPlatform.WAREHOUSE: ("mlreg.deploy.warehouse", "WarehousePlatform"),
     TargetPlatform.SERVICE: ("mlreg.deploy.service", "ServicePlatform"),
+    TargetPlatform.SPARK: ("mlreg.deploy.spark", "SparkPlatform"),
 }
 
 

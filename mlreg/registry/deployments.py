@@ -216,20 +216,49 @@ class Deployments:
         output: str | Path | None = None,
         input_stream: IO[bytes] | None = None,
         output_format: str | None = None,
+        master: str | None = None,
+        conf: Mapping[str, str] | None = None,
     ) -> Any:
         """Score a Parquet/CSV/JSON file (``"-"``: ``input_stream``, format sniffed).
         With ``output``, write the predictions there (format by extension unless
         ``output_format``), all or nothing, and return the number of rows; without,
-        return them as a relation."""
+        return them as a relation. A spark deployment reads a file or directory and
+        writes a directory, on a Spark session of ``master`` with ``conf``."""
         from mlreg.data import readers
 
         dep = self.get(deployment_name)
+        if dep.platform is TargetPlatform.SPARK:
+            return self._predict_spark(dep, str(source), output, output_format, master, conf)
+        if master is not None or conf:
+            raise InvalidInput(f"--master and --conf apply to spark deployments; {dep.name} is a {dep.platform.value} deployment")
         if str(source) == "-":
             if input_stream is None:
                 raise InvalidInput("input '-' needs an input stream")
             with readers.spooled(input_stream) as path:
                 return self._predict_path(dep, path, output, output_format)
         return self._predict_path(dep, Path(source), output, output_format)
+
+    def _predict_spark(self, dep: Deployment, source: str, output: str | Path | None, fmt: str | None,
+                       master: str | None, conf: Mapping[str, str] | None) -> int:
+        from mlreg.data import readers
+        from mlreg.deploy.spark import SparkPlatform
+
+        if source == "-" or output is None or str(output) == "-":
+            raise InvalidInput(f"spark deployment {dep.name} reads --input PATH and writes --output PATH "
+                               "(not standard input or output)")
+        if fmt is not None and fmt not in readers.FORMATS:
+            raise InvalidInput(f"unknown output format {fmt!r}; known: {', '.join(readers.FORMATS)}")
+        spec = self.scoring_spec(dep)
+        return SparkPlatform().predict_path(self._core.platform_context(), spec, dep, source, str(output), fmt,
+                                            master, conf)
+
+    def spark_specs(self) -> Sequence[tuple[Deployment, ScoringSpec]]:
+        """Every permanent spark deployment, and this process's temporary ones, with the
+        spec of what it runs (``mlreg.spark.register_functions``)."""
+        with self._core.read() as reader:
+            deps = {d.name: d for d in reader.deployments(platform=TargetPlatform.SPARK.value)}
+            deps.update({n: d for n, d in self._temporary().items() if d.platform is TargetPlatform.SPARK})
+            return [(d, self.scoring_spec(d, reader)) for _, d in sorted(deps.items())]
 
     def _predict_path(self, dep: Deployment, path: Path, output: str | Path | None, fmt: str | None) -> Any:
         from mlreg.data import readers

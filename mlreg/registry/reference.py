@@ -11,10 +11,13 @@ from mlreg.names import validate_name
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pyspark.sql import SparkSession
+
+    from mlreg.frame import DataFrame
     from mlreg.records import Deployment, ModelRow
     from mlreg.registry.maintenance import VerifyResult
     from mlreg.runtime.spec import ScoringSpec
-    from mlreg.frame import DataFrame
+    from mlreg.spark.udf import SparkFunction
     from mlreg.registry.registry import ModelRegistry
 
 
@@ -161,6 +164,12 @@ class ModelReference:
         package from the stage unless ``delete_artifact=False``. This reference, and every
         other one to the model, is invalid afterwards."""
         self._registry.delete_model(self._name, self._version, delete_artifact)
+
+    def spark_udf(self, spark: "SparkSession", target_method: str = "predict") -> "SparkFunction":
+        """``target_method`` as a vectorized Spark function: ``df.select(f("a", "b"))``,
+        or ``f()`` for the columns named as the signature's inputs. Executors verify the
+        package and load it once per Python worker (see README, Spark)."""
+        return self._registry.spark_udf(self._name, self._version, spark, target_method)
 
     # deployments
     def deploy(

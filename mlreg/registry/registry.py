@@ -30,7 +30,10 @@ from mlreg.session import Session
 from mlreg.store import MetadataStore
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from mlreg.frame import DataFrame
+    from mlreg.spark.udf import SparkFunction
     from mlreg.store.base import Relation
 
     from mlreg.registry.copying import CopyResult
@@ -192,6 +195,17 @@ class ModelRegistry:
 
         row = self._versions.get(model_name, model_version)
         return ScoringSpec.of(row, target_method, self._core.package(row))
+
+    def spark_udf(self, model_name: str, model_version: str, spark: "SparkSession",
+                  target_method: str = "predict") -> "SparkFunction":
+        """The model's ``target_method`` as a vectorized Spark function (Arrow batches):
+        ``df.select(f("age", "tenure"))``. Executors fetch the package from the stage,
+        verify it and load it once per Python worker; inputs are checked against the
+        signature. Needs pyspark (``mlreg[spark]``), and mlreg with the model's framework
+        on the executors."""
+        from mlreg.spark import spark_udf
+
+        return spark_udf(spark, self.scoring_spec(model_name, model_version, target_method))
 
     # -- description ------------------------------------------------------------------------
     def get_model_description(self, model_name: str, model_version: str) -> str | None:

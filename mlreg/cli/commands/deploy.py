@@ -26,10 +26,11 @@ DeploymentArg = Annotated[str, typer.Argument(metavar="DEPLOYMENT", show_default
 class Platform(str, Enum):
     warehouse = "warehouse"
     service = "service"
+    spark = "spark"
 
 
 deploy_app = typer.Typer(
-    help="Deploy model versions as SQL functions (warehouse) or HTTP services, and manage deployments.",
+    help="Deploy model versions as SQL functions (warehouse), HTTP services or Spark functions, and manage deployments.",
     no_args_is_help=True,
 )
 
@@ -43,7 +44,8 @@ def create(
     deployment: DeploymentArg,
     platform: Annotated[Platform, typer.Option(
         "--platform", "-p", case_sensitive=False,
-        help="warehouse: a DuckDB SQL function for `mlreg sql` and `mlreg predict`; service: an HTTP server.")] = Platform.warehouse,
+        help="warehouse: a DuckDB SQL function for `mlreg sql` and `mlreg predict`; service: an HTTP server; "
+             "spark: scored by Spark executors (`mlreg predict --master`, mlreg.spark.register_functions).")] = Platform.warehouse,
     target_method: Annotated[str, typer.Option(
         "--target-method", "-m", metavar="METHOD", help="The model's method to deploy (predict, predict_proba, ...).")] = "predict",
     option: Annotated[Optional[list[str]], typer.Option(
@@ -72,10 +74,12 @@ def create(
         options["auth_token"] = read_token_file(auth_token_file)
     dep = state.registry().deploy(name, version, deployment, target_method=target_method, permanent=True,
                                   platform=platform.value, options=options)
+    args = ", ".join(f.get("name", "?") for f in dep.signature.get("inputs", []))
     if dep.details.get("url"):
         where = f"at {dep.details['url']}"
+    elif platform is Platform.spark:
+        where = f"as Spark function {dep.name}({args})"
     else:
-        args = ", ".join(f.get("name", "?") for f in dep.signature.get("inputs", []))
         where = f"as SQL function {dep.name}({args})"
     state.out.message(f"Deployed {name}/{version} {target_method} {where}")
 
