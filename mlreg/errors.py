@@ -63,3 +63,10 @@ class MissingDependency(MlregError, ImportError):
 
     def __init__(self, what: str, extra: str):
         super().__init__(f"{what} needs an optional dependency: pip install 'mlreg[{extra}]'")
+
+
+class GateFailed(MlregError):
+    """A policy's rules did not all pass (`mlreg gate`, `mlreg promote`, a protected alias):
+    not an error of mlreg or of the input, a verdict."""
+
+    exit_code = 7

@@ -22,6 +22,7 @@ from mlreg.registry.core import RegistryCore
 from mlreg.registry.deployments import Deployments
 from mlreg.registry.maintenance import Maintenance, VerifyResult
 from mlreg.registry.metadata import Metadata
+from mlreg.registry.promotion import Promotion
 from mlreg.registry.versions import Versions
 from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
@@ -30,7 +31,11 @@ from mlreg.store import MetadataStore
 if TYPE_CHECKING:
     from mlreg.store.base import Relation
 
+    from mlreg.policy import Policy
+    from mlreg.registry.asof import RegistryAsOf
     from mlreg.registry.copying import CopyResult
+    from mlreg.registry.diff import VersionDiff
+    from mlreg.registry.gate import GateReport
     from mlreg.runtime.spec import ScoringSpec
     from mlreg.stage import Stage, StageEntry
 
@@ -64,6 +69,7 @@ class ModelRegistry:
         self._versions = Versions(self._core, self._deployments)
         self._metadata = Metadata(self._core)
         self._maintenance = Maintenance(self._core)
+        self._promotion = Promotion(self._core, self._maintenance)
 
     def __repr__(self) -> str:
         return f"ModelRegistry(database_name={self.database_name!r}, url={self.url!r})"
@@ -306,3 +312,33 @@ class ModelRegistry:
         """Check packages against their recorded sha256: changed, missing and extra files."""
         return self._maintenance.verify(model_name, model_version)
 
+
+    # -- promotion in CI ------------------------------------------------------------------------
+    @property
+    def promotion(self) -> Promotion:
+        """The promotion part: snapshots, gates, diffs, model cards."""
+        return self._promotion
+
+    def gate(self, model_name: str, model_version: str, policy: "Policy | str | Path") -> "GateReport":
+        """Evaluate every rule of a policy (a :class:`mlreg.policy.Policy` or a TOML file)
+        over the version. The report says which rules pass, with the values each read;
+        nothing is changed. A malformed rule raises UsageError naming the rule and column."""
+        return self._promotion.gate(model_name, model_version, policy)
+
+    def diff(self, a: "str | tuple[str, str]", b: "str | tuple[str, str]") -> "VersionDiff":
+        """What differs between two versions (``"NAME@VERSION"`` or (name, version), also of
+        two models): description, tags, metrics with deltas, signatures, environment,
+        requirements, files (sha256 and size), creation context."""
+        return self._promotion.diff(a, b)
+
+    def model_card(self, model_name: str, model_version: str) -> str:
+        """A Markdown model card of the version, generated from the registry (stable bytes)."""
+        return self._promotion.card(model_name, model_version)
+
+    def as_of(self, moment: "datetime | str") -> "RegistryAsOf":
+        """A read-only view of the registry as it was at ``moment`` (a datetime, ISO 8601
+        text, or a time ago such as ``"3d"``), answered from the history, deleted versions
+        included."""
+        from mlreg.registry.asof import RegistryAsOf, moment as to_moment
+
+        return RegistryAsOf(self._core, to_moment(moment, self._core.clock()))
