@@ -32,10 +32,15 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def reg(session, clock):
+@pytest.fixture(params=["duckdb", "postgresql"])
+def reg(request, hermetic_env, clock):
+    """A registry on each backend (a DuckDB file; a database of the session's PostgreSQL server)."""
+    import mlreg
     from mlreg import model_registry
 
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_home")
+    session = mlreg.connect()
     model_registry.create_model_registry(session)
     return model_registry.ModelRegistry(session, clock=clock)
 
