@@ -51,6 +51,7 @@ WORKLOADS = [
     ("bench_service.py", "8. service"),
     ("bench_stages.py", "remote stages (S3, GCS, Azure, SFTP)"),
     ("bench_postgres.py", "shared registry (PostgreSQL)"),
+    ("bench_promotion.py", "promotion in CI"),
 ]
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mlreg.errors import NotFound, UsageError
 from mlreg.records import DESCRIPTION, METRIC, TAG
@@ -165,6 +166,13 @@ class RegistryAsOf:
             types = [str(t) for t in rel.types]
             rows = rel.fetchall()
         return from_rows(list(zip(COLUMNS, types)), rows)
+
+    @contextmanager
+    def scan(self) -> Iterator["Relation"]:
+        """``list_models()`` computed where the history lies, for one query fetched inside
+        the with-block: no copy (what `mlreg list --as-of` reads)."""
+        with self._core.store.scan_history() as history:
+            yield listing(history, self.at)
 
     def snapshot(self, model_name: str, model_version: str) -> VersionSnapshot:
         return snapshot(self._core, model_name, model_version, self.at)

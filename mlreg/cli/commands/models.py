@@ -154,10 +154,11 @@ def list_(
         wanted = query.LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
     if as_of is not None:
-        past = state.registry().as_of(as_of).list_models()
-        rel = query.filter_models(past, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
-                                  columns=wanted)
-        state.out.table(query.fetch(rel, utc_text=True), fmt)
+        with state.registry().as_of(as_of).scan() as past:  # replayed where the history lies: no copy
+            rel = query.filter_models(past, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
+                                      columns=wanted)
+            table = query.fetch(rel, utc_text=True)
+        state.out.table(table, fmt)
         return
     with state.registry().versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
