@@ -70,3 +70,10 @@ class GateFailed(MlregError):
     not an error of mlreg or of the input, a verdict."""
 
     exit_code = 7
+
+
+class PromotionConflict(MlregError):
+    """An alias moved (or was not where ``--expect`` said) between the policy check and the
+    promotion: the promotion lost a race and changed nothing (exit 4, as for a duplicate)."""
+
+    exit_code = 4

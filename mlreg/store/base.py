@@ -156,6 +156,12 @@ class StoreWriter(StoreReader):
         """Remove a deployment record, with the events that go with it (about the model
         version it belonged to, when that still exists)."""
 
+    def lock_model(self, name: str) -> None:
+        """Hold, until this unit of work ends, the lock that makes writers of the model
+        ``name``'s aliases take turns: what makes a promotion's read-check-write a
+        compare-and-set. Nothing to do for a store whose writer is exclusive already
+        (the DuckDB file); PostgreSQL takes a transaction-scoped advisory lock."""
+
     # -- whole-registry writes (what `mlreg copy` writes) ------------------------------------
     @abstractmethod
     def import_version(self, version: NewVersion | None, events: list[Event], deployments: list[Deployment],
