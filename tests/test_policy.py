@@ -149,3 +149,22 @@ def test_policy_file_name_digest_and_rule_order(tmp_path):
 def test_keywords_are_keys_after_a_dot():
     assert outcome("tag.not == 1", {"tag": {"not": 1}}).passed
     assert outcome("tag['a b'] == 'c'", {"tag": {"a b": "c"}}).passed
+
+
+def test_any_text_parses_or_is_a_syntax_error_with_a_column():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(list("metric.tag[]'\"()<>=!+-*/%, 0123456789andornotin_xyz\\\t\n"))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(alphabet, max_size=40) | st.text(max_size=20))
+    def check_one(text):
+        try:
+            node = parse(text)
+        except PolicySyntaxError as exc:
+            assert 1 <= exc.column <= len(text) + 1
+        else:
+            evaluate(node, SUBJECT)  # never raises: a rule passes or fails
+
+    check_one()
