@@ -39,6 +39,8 @@ COMMANDS: list[Entry] = [
      'Run DuckDB SQL in which every permanent warehouse deployment is a function.'),
     ('gate', 'promotion', 'Promotion',
      'Check a model version against a policy: every rule with the values it read and\npass or FAIL.'),
+    ('promote', 'promotion', 'Promotion',
+     'Move an alias to a version after its policies pass, atomically.'),
     ('diff', 'promotion', 'Promotion',
      'Show what differs between two model versions (also of two models).'),
     ('card', 'promotion', 'Promotion',

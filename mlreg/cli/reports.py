@@ -10,6 +10,7 @@ from mlreg.cli.output import Table, dump_json, jsonable, markdown_table, text_ce
 if TYPE_CHECKING:
     from mlreg.registry.diff import VersionDiff
     from mlreg.registry.gate import GateReport
+    from mlreg.registry.promote import PromotionResult
 
 GATE_COLUMNS = ["RULE", "RESULT", "VALUES", "REASON", "EXPRESSION"]
 DIFF_COLUMNS = ["SECTION", "KEY", "A", "B", "DELTA"]
@@ -85,3 +86,26 @@ def diff_outputs(diff: "VersionDiff") -> dict[str, object]:
 
 def json_text(value: Any) -> str:
     return dump_json(jsonable(value), indent=2) + "\n"
+
+
+def promotion_message(result: "PromotionResult") -> str:
+    target = f"{result.model_name}/{result.version} to {result.alias}"
+    if not result.moved:
+        return f"{result.alias} of {result.model_name} already names version {result.version}; nothing changed"
+    was = "no version held it" if result.previous is None else f"it named version {result.previous}"
+    return f"Promoted {target} ({was})"
+
+
+def promotion_markdown(result: "PromotionResult") -> str:
+    lines = [f"### Promoted {result.model_name}/{result.version} to {result.alias}" if result.moved else
+             f"### {result.alias} of {result.model_name} already names {result.version}", "",
+             f"Previous holder: {result.previous or 'none'}.", ""]
+    for report in result.reports:
+        lines.append(f"Policy `{report.policy}` (sha256 `{report.policy_sha256[:12]}`): "
+                     f"{len(report.rules)} of {len(report.rules)} rules pass.")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def promotion_outputs(result: "PromotionResult") -> dict[str, object]:
+    return {"alias": result.alias, "version": result.version, "previous": result.previous or "",
+            "moved": result.moved, "name": result.model_name}

@@ -1,4 +1,4 @@
-"""Promotion in CI: ``mlreg gate``, ``mlreg diff``, ``mlreg card``."""
+"""Promotion in CI: ``mlreg gate``, ``mlreg promote``, ``mlreg diff``, ``mlreg card``."""
 
 from enum import Enum
 from pathlib import Path
@@ -110,6 +110,47 @@ def diff(
 
 
 @funnel
+def promote(
+    ctx: typer.Context,
+    name: NameArg,
+    version: VersionArg,
+    to: Annotated[str, typer.Option("--to", metavar="ALIAS", show_default=False,
+                                    help="The alias to move (case-insensitive; kept upper-cased).")],
+    policy: Annotated[Optional[Path], typer.Option(
+        "--policy", "-p", metavar="FILE",
+        help="Policy file (TOML) the version must pass (besides the alias's stored policy, if protected).")] = None,
+    expect: Annotated[Optional[str], typer.Option(
+        "--expect", metavar="VERSION|none",
+        help="Move only if the alias names VERSION now ('none': if no version holds it); else exit 4.")] = None,
+    fmt: ReportFormatOpt = ReportFormat.table,
+    github_output: GithubOutputOpt = False,
+    summary: SummaryOpt = False,
+) -> None:
+    """Move an alias to a version after its policies pass, atomically.
+
+    The policy given, and the one stored with a protected alias, are checked first (exit
+    7, nothing moved, when a rule fails); then the alias moves in one transaction that
+    checks it still names the version it named when the policies were checked (and
+    --expect's): of two racing promotions one wins, the other exits 4 and changes
+    nothing. The history records the move (who, when, previous holder) and the policies'
+    names, sha256 and results. --github-output writes alias, version, previous and moved.
+    """
+    from mlreg.cli import reports
+    from mlreg.registry.promote import UNSET
+
+    state = get_state(ctx)
+    wanted = UNSET if expect is None else (None if expect.lower() == "none" else expect)
+    result = state.registry().promote(name, version, to, policy=policy, expect=wanted)
+    if fmt is ReportFormat.json:
+        _emit(reports.json_text(result.to_dict()))
+    elif fmt is ReportFormat.markdown:
+        _emit(reports.promotion_markdown(result))
+    write_outputs(github_output, reports.promotion_outputs(result), state.out)
+    write_summary(summary, reports.promotion_markdown(result), state.out)
+    state.out.message(reports.promotion_message(result))
+
+
+@funnel
 def card(
     ctx: typer.Context,
     name: NameArg,
@@ -135,5 +176,6 @@ def card(
 
 def register(app: typer.Typer) -> None:
     app.command("gate", rich_help_panel=PANEL)(gate)
+    app.command("promote", rich_help_panel=PANEL)(promote)
     app.command("diff", rich_help_panel=PANEL)(diff)
     app.command("card", rich_help_panel=PANEL)(card)
