@@ -35,7 +35,7 @@ open("accuracy.txt", "w").write(os.environ["ACCURACY"])
 GH = """#!/bin/sh
 # records `gh pr comment N --body-file F`
 echo "$@" >> "$GH_LOG"
-cat "$4" >> "$GH_LOG"
+cat "$5" >> "$GH_LOG"
 """
 
 
@@ -183,7 +183,7 @@ def test_push_to_main_then_a_worse_pull_request_then_a_better_push(runner):
     assert "### Gate passed: iris/" + "a" * 40 in job.summary
     assert (job.workdir / "MODEL_CARD.md").read_text().startswith("# iris " + "a" * 40)
     assert "| ci_provider | github-actions |" in (job.workdir / "MODEL_CARD.md").read_text()
-    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1:] == [f"PROD,{'a' * 40}"]
+    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1] == f"PROD,{'a' * 40},false"
 
     # 2. a pull request with a worse model: the diff is commented, the gate fails, nothing moves
     code, job = runner("pull_request", "refs/pull/7/merge", "b" * 40, "0.85", pr=7)
@@ -195,10 +195,10 @@ def test_push_to_main_then_a_worse_pull_request_then_a_better_push(runner):
     assert "| metric | accuracy | 0.9 | 0.85 | -0.05 |" in comment
     assert job.outputs["gate"]["passed"] == "false" and job.outputs["gate"]["failed"] == "no_worse"
     assert "### Gate failed" in job.summary
-    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1:] == [f"PROD,{'a' * 40}"]
+    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1] == f"PROD,{'a' * 40},false"
 
     # 3. a better push to main: promoted over the previous holder
     code, job = runner("push", "refs/heads/main", "c" * 40, "0.95")
     assert code == 0, job.ran
     assert "Promote" in job.ran
-    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1:] == [f"PROD,{'c' * 40}"]
+    assert _mlreg(runner.home, "alias", "list", "iris", "--format", "csv").splitlines()[1] == f"PROD,{'c' * 40},false"

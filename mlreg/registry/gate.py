@@ -80,7 +80,7 @@ def subject(snapshot: VersionSnapshot, now: datetime, verified: Callable[[], boo
         def _holder_fields(alias: str) -> Any:
             held = holder(alias)
             if held is None:
-                return Absent(f"no version of {snapshot.name} holds alias {alias}")
+                return Absent(f"no version of {snapshot.name} holds alias {alias.upper()}")
             return subject(held, now, verified=lambda: Absent("verified is not read for an alias's holder"),
                            holder=None, depth=1)
 
