@@ -16,8 +16,16 @@ POLICY = '[policy]\nname = "production"\n\n[rules]\naccurate = "metric.acc >= 0.
          'no_worse = "not alias.prod.exists or metric.acc >= alias.prod.metric.acc"\n'
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def backend(request) -> str:
+    """The registry's backend: a DuckDB file, or a database of the session's PostgreSQL server."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_home")
+    return request.param
+
+
 @pytest.fixture
-def three(cli, logged, model_file, sample_csv):
+def three(backend, cli, logged, model_file, sample_csv):
     """m/1 (acc 0.5), m/2 (acc 0.75), m/3 (acc 0.3)."""
     for version, acc in (("2", "0.75"), ("3", "0.3")):
         run = cli("log", model_file, "--name", "m", "--version", version, "--sample-input", sample_csv,
