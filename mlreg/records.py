@@ -20,6 +20,12 @@ ATTRIBUTES = (DESCRIPTION, TAG, METRIC)
 #: the other kinds of event
 REGISTRATION, DELETION, DEPLOYMENT, DEPLOYMENT_OPTION = "REGISTRATION", "DELETION", "DEPLOYMENT", "DEPLOYMENT_OPTION"
 SET, DROP = "SET", "DROP"
+#: model-level attributes (of a model NAME, whatever its versions): its description
+#: (key ""), its tags, its default version (key "", value the version name), its aliases
+#: (key the alias, value the version name); and the event of a rename (old and new name)
+MODEL_DESCRIPTION, MODEL_TAG, DEFAULT_VERSION, ALIAS = "MODEL_DESCRIPTION", "MODEL_TAG", "DEFAULT_VERSION", "ALIAS"
+MODEL_ATTRIBUTES = (MODEL_DESCRIPTION, MODEL_TAG, DEFAULT_VERSION, ALIAS)
+MODEL_NAME = "MODEL_NAME"
 
 
 @dataclass(frozen=True)
@@ -103,3 +109,17 @@ class Deployment:
     created_time: datetime | None = None
     role: str = ""
     permanent: bool = True
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model (a name and every version registered under it), as the store keeps it:
+    its model-level attributes, each key -> JSON text."""
+
+    name: str
+    created_time: datetime  # the registration time of its first version
+    versions: tuple[str, ...]  # in registration order
+    attributes: dict[str, dict[str, str]]  # MODEL_DESCRIPTION / MODEL_TAG / DEFAULT_VERSION / ALIAS -> key -> JSON
+
+    def values(self, attribute: str) -> dict[str, str]:
+        return self.attributes.get(attribute, {})

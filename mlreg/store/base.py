@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from mlreg.errors import MlregError
-from mlreg.records import Change, Deployment, Event, ModelRow, NewVersion
+from mlreg.records import Change, Deployment, Event, ModelInfo, ModelRow, NewVersion
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,6 +107,18 @@ class StoreReader(ABC):
     def deployments(self, model_id: str | None = None, platform: str | None = None) -> list[Deployment]:
         """Recorded deployments (of one model version, of one platform), ordered by name."""
 
+    # -- models: a name and its versions, with model-level attributes ------------------------
+    @abstractmethod
+    def models(self, name: str | None = None) -> list[ModelInfo]:
+        """Every model (or the one of that name; [] when it has no version), in the order of
+        their first registration, each with its versions in registration order and its
+        model-level attributes (MODEL_DESCRIPTION, MODEL_TAG, DEFAULT_VERSION, ALIAS)."""
+
+    def model(self, name: str) -> ModelInfo | None:
+        """The model of that name, or None when no version is registered under it."""
+        found = self.models(name)
+        return found[0] if found else None
+
     # -- whole-registry reads (what `mlreg copy` reads) --------------------------------------
     @abstractmethod
     def export_versions(self) -> list[NewVersion]:
@@ -145,7 +157,10 @@ class StoreWriter(StoreReader):
     @abstractmethod
     def delete_version(self, row: ModelRow, delete_artifact: bool) -> list[str]:
         """Remove a model version and its deployment records, recording a DROP event per
-        deployment and the DELETION; its history stays. Returns the deployments removed."""
+        deployment and the DELETION; its history stays. The aliases and the default
+        version that named it go too (a DROP event each); with the last version of a
+        model, its model-level attributes go (a DROP event each). Returns the deployments
+        removed."""
 
     @abstractmethod
     def add_deployment(self, deployment: Deployment, changes: list[Change]) -> None:
@@ -155,6 +170,27 @@ class StoreWriter(StoreReader):
     def remove_deployment(self, name: str, changes: list[Change]) -> None:
         """Remove a deployment record, with the events that go with it (about the model
         version it belonged to, when that still exists)."""
+
+    # -- model-level attributes -------------------------------------------------------------
+    @abstractmethod
+    def set_model_attribute(self, name: str, attribute: str, key: str, value: str,
+                            about: ModelRow | None = None) -> None:
+        """Set one model-level attribute (JSON text) of the model ``name``, recording the
+        event with the value it replaces (model ID and version of the event: those of
+        ``about``, the version an alias or default now names, else none). The caller
+        checks the model exists and what the value may be (an alias names one version)."""
+
+    @abstractmethod
+    def remove_model_attribute(self, name: str, attribute: str, key: str, about: ModelRow | None = None) -> bool:
+        """Remove one model-level attribute, recording the event; False (nothing written)
+        when the model has no such key."""
+
+    @abstractmethod
+    def rename_model(self, name: str, new_name: str) -> None:
+        """Rename a model: every version, its deployment records and model-level
+        attributes move to ``new_name``, with one MODEL_NAME event (old and new name); the
+        events already recorded keep the name they were written with. AlreadyExists when
+        a version is registered under ``new_name``; NotFound when none is under ``name``."""
 
     def lock_model(self, name: str) -> None:
         """Hold, until this unit of work ends, the lock that makes writers of the model

@@ -226,10 +226,30 @@ def _m002_fill(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_models_aliases(con: duckdb.DuckDBPyConnection) -> None:
+    """Model-level attributes (of a model name, whatever its versions): its description,
+    tags, default version and aliases, current values kept beside the events that set
+    them (as ``attributes`` is for versions). No index (see ``attributes``): one row per
+    (model, attribute, key), kept unique by the writer under the registry's lock.
+    Existing registries have none yet: nothing to fill."""
+    con.execute(
+        """
+        CREATE TABLE model_attributes (
+            model_name VARCHAR NOT NULL,
+            attribute_name VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value JSON NOT NULL,
+            event_id BIGINT NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_current_attributes", m002_current_attributes),
+    ("m004_models_aliases", m004_models_aliases),  # m003 is the registry identity (another branch)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,6 +19,7 @@ from mlreg.errors import AlreadyExists
 from mlreg.records import DELETION, DEPLOYMENT, DROP, Change, Deployment, Event, ModelRow, NewVersion
 from mlreg.store.base import StoreReader, StoreWriter
 from mlreg.store.duckdb import attributes
+from mlreg.store.duckdb.models import ModelReads, ModelWrites
 
 _VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
 _DEPLOYMENT = ("SELECT name, model_id, model_name, model_version, platform, target_method, signature,"
@@ -40,7 +41,7 @@ def _deployment(r: tuple) -> Deployment:
     )
 
 
-class DuckDBReader(StoreReader):
+class DuckDBReader(ModelReads, StoreReader):
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self._con = con
 
@@ -94,7 +95,7 @@ class DuckDBReader(StoreReader):
         return [Event(*r) for r in rows]
 
 
-class DuckDBWriter(DuckDBReader, StoreWriter):
+class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
     def __init__(self, con: duckdb.DuckDBPyConnection, role: str, now: datetime):
         super().__init__(con)
         self._role = role
@@ -157,6 +158,7 @@ class DuckDBWriter(DuckDBReader, StoreWriter):
             "SELECT name FROM deployments WHERE model_id = ? ORDER BY name", [row.id]).fetchall()]
         for name in names:
             self._append(row, Change(DROP, DEPLOYMENT, name))
+        self.drop_references(row)
         self._con.execute("DELETE FROM deployments WHERE model_id = ?", [row.id])
         self._con.execute("DELETE FROM models WHERE id = ?", [row.id])
         event_id = self._append(row, Change(DROP, DELETION, None, json.dumps({"type": row.type, "uri": row.uri}),

@@ -134,9 +134,25 @@ def m001_initial(cur: Any) -> None:
         FROM events""")
 
 
+def m002_models_aliases(cur: Any) -> None:
+    """Model-level attributes (of a model name, whatever its versions): its description,
+    tags, default version and aliases, current values kept beside the events that set
+    them. One row per (model, attribute, key): one version per alias of a model."""
+    cur.execute("""
+        CREATE TABLE model_attributes (
+            model_name text NOT NULL,
+            attribute_name text NOT NULL,
+            key text NOT NULL,
+            value text NOT NULL,
+            event_id bigint NOT NULL,
+            PRIMARY KEY (model_name, attribute_name, key)
+        )""")
+
+
 Migration = tuple[str, Callable[[Any], None]]
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
+    ("m002_models_aliases", m002_models_aliases),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

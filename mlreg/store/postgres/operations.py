@@ -24,6 +24,7 @@ from mlreg.records import (
     ATTRIBUTES, DELETION, DEPLOYMENT, DESCRIPTION, DROP, Change, Deployment, Event, ModelRow, NewVersion,
 )
 from mlreg.store.base import StoreReader, StoreWriter
+from mlreg.store.postgres.models import PgModelReads, PgModelWrites
 
 _VERSION = "SELECT id, name, version, type, uri, manifest, files FROM models"
 _DEPLOYMENT = ("SELECT name, model_id, model_name, model_version, platform, target_method, signature,"
@@ -66,7 +67,7 @@ def description_text(value: str | None) -> str | None:
     return decoded if isinstance(decoded, str) else value
 
 
-class PgReader(StoreReader):
+class PgReader(PgModelReads, StoreReader):
     def __init__(self, cur: Any):
         self._cur = cur
 
@@ -128,7 +129,7 @@ class PgReader(StoreReader):
         return [Event(*r) for r in rows]
 
 
-class PgWriter(PgReader, StoreWriter):
+class PgWriter(PgModelWrites, PgReader, StoreWriter):
     def __init__(self, cur: Any, role: str, now: datetime):
         super().__init__(cur)
         self._role = role
@@ -243,6 +244,7 @@ class PgWriter(PgReader, StoreWriter):
                                          [row.id])]
         for name in names:
             self._append(row, Change(DROP, DEPLOYMENT, name))
+        self.drop_references(row)
         self._cur.execute("DELETE FROM deployments WHERE model_id = %s", [row.id])
         self._cur.execute("DELETE FROM models WHERE id = %s", [row.id])
         self._append(row, Change(DROP, DELETION, None, json.dumps({"type": row.type, "uri": row.uri}),
