@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
-from mlreg.errors import NotFound, UsageError
+from mlreg.errors import MlregError, NotFound, UsageError
 from mlreg.records import DESCRIPTION, METRIC, TAG
 from mlreg.registry.snapshot import VersionSnapshot
 
@@ -99,9 +99,17 @@ def listing_sql(at: datetime) -> str:
     """
 
 
+def _query(rel: "Relation", name: str, sql: str) -> "Relation":
+    """``sql`` over ``rel`` (named ``name`` in it), as a relation."""
+    out = rel.query(name, sql)
+    if out is None:  # only a statement that returns nothing gives None
+        raise MlregError(f"the query over {name} returned no relation")
+    return out
+
+
 def listing(history: "Relation", at: datetime) -> "Relation":
     """The listing at ``at`` from a relation of the whole history (lazy, over it)."""
-    return history.query("h", listing_sql(at))
+    return _query(history, "h", listing_sql(at))
 
 
 def _values(history: "Relation", model_id: str, at: datetime) -> dict[str, dict[str, str]]:
@@ -109,7 +117,7 @@ def _values(history: "Relation", model_id: str, at: datetime) -> dict[str, dict[
 
     rel = history.filter((duckdb.ColumnExpression("MODEL_ID") == duckdb.ConstantExpression(model_id))
                          & (duckdb.ColumnExpression("EVENT_TIMESTAMP") <= duckdb.ConstantExpression(at)))
-    rows = rel.query("e", "SELECT ATTRIBUTE_NAME, coalesce(KEY, ''), arg_max(OPERATION, EVENT_ID),"
+    rows = _query(rel, "e", "SELECT ATTRIBUTE_NAME, coalesce(KEY, ''), arg_max(OPERATION, EVENT_ID),"
                           " arg_max(NEW_VALUE::VARCHAR, EVENT_ID) FROM e"
                           " WHERE ATTRIBUTE_NAME IN ('DESCRIPTION', 'TAG', 'METRIC') GROUP BY ALL").fetchall()
     out: dict[str, dict[str, str]] = {DESCRIPTION: {}, TAG: {}, METRIC: {}}
@@ -126,7 +134,7 @@ def snapshot(core: "RegistryCore", model_name: str, model_version: str, at: date
     with core.store.scan_history() as history:
         rel = history.filter((duckdb.ColumnExpression("MODEL_NAME") == duckdb.ConstantExpression(model_name))
                              & (duckdb.ColumnExpression("MODEL_VERSION") == duckdb.ConstantExpression(model_version)))
-        rows = rel.query("h", listing_sql(at)).fetchall()
+        rows = _query(rel, "h", listing_sql(at)).fetchall()
         if not rows:
             raise NotFound(f"The model {model_name}/{model_version} did not exist in the registry at "
                            f"{at.isoformat()}.")
@@ -134,8 +142,9 @@ def snapshot(core: "RegistryCore", model_name: str, model_version: str, at: date
         values = _values(history, row["ID"], at)
     with core.read() as reader:
         current = reader.version(model_name, model_version)
-        record = reader.listing_row(current.id) if current is not None and current.id == row["ID"] else None
-        if record is not None:
+        record: dict[str, Any] | None = None
+        if current is not None and current.id == row["ID"]:
+            record = reader.listing_row(current.id)
             record.update({"MANIFEST": current.manifest, "FILES": current.files})
     if record is None:  # deleted since: what its registration event recorded
         record = {"ID": row["ID"], "NAME": model_name, "VERSION": model_version, "TYPE": row["TYPE"],

@@ -91,8 +91,8 @@ def render(snapshot: VersionSnapshot, alias_history: Sequence[Mapping[str, Any]]
     lines += ["## Environment", ""] + table(["FIELD", "VALUE"], [
         ["Python", env.get("python")], ["Platform", env.get("platform")], ["mlreg", env.get("mlreg")]]
         + [[f"package {k}", v] for k, v in sorted((env.get("packages") or {}).items())]
-        + [[f"pip requirement", r] for r in s.requirements.get("pip", [])]
-        + [[f"conda dependency", r] for r in s.requirements.get("conda", [])]) + [""]
+        + [["pip requirement", r] for r in s.requirements.get("pip", [])]
+        + [["conda dependency", r] for r in s.requirements.get("conda", [])]) + [""]
     lineage = s.lineage()
     lines += ["## Lineage", ""]
     lines += (table(["FIELD", "VALUE"], [[k, lineage[k]] for k in sorted(lineage)]) if lineage

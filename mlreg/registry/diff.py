@@ -75,7 +75,7 @@ def _compare(section: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[C
         va, vb = a.get(key), b.get(key)
         if key in a and key in b and _same(va, vb):
             continue
-        delta = _delta(va, vb) if _number(va) and _number(vb) else None
+        delta = _delta(va, vb) if va is not None and vb is not None and _number(va) and _number(vb) else None
         out.append(Change(section, key, va, vb, delta))
     return out
 

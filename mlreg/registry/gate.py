@@ -57,7 +57,7 @@ class GateReport:
         }
 
 
-def subject(snapshot: VersionSnapshot, now: datetime, verified: Callable[[], bool],
+def subject(snapshot: VersionSnapshot, now: datetime, verified: Callable[[], Any],
             holder: Callable[[str], VersionSnapshot | None] | None, depth: int = 0) -> dict[str, Any]:
     """The mapping a policy's rules read, for one version."""
     fields: dict[str, Any] = snapshot.fields()
