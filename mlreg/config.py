@@ -37,11 +37,13 @@ def _toml():  # imported when a file is read, not at startup
 
 
 DEFAULT_DATABASE = "MODEL_REGISTRY"
-SETTING_KEYS = ("home", "stage", "database", "role")
+DEFAULT_SCHEMA = "PUBLIC"
+SETTING_KEYS = ("home", "stage", "database", "schema", "role")
 ENV = {
     "home": "MLREG_HOME",
     "stage": "MLREG_STAGE",
     "database": "MLREG_DATABASE",
+    "schema": "MLREG_SCHEMA",
     "role": "MLREG_ROLE",
 }
 # a key naming one of these holds a secret (account_key, private_key, client_secret, ...)
@@ -63,6 +65,8 @@ class Settings:
     stage: str
     database: str = DEFAULT_DATABASE
     role: str = ""
+    #: the schema of the database: each is a separate registry (PUBLIC: the database's own)
+    schema: str = DEFAULT_SCHEMA
     stage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     connection: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -80,6 +84,7 @@ class Settings:
             "home": str(self.home),
             "stage": self.stage,
             "database": self.database,
+            "schema": self.schema,
             "role": self.role,
             "stage_options": dict(self.stage_options),
             "connection": self.connection,
@@ -309,6 +314,7 @@ def resolve(
         state_dir=state_dir,
         stage=stage,
         database=values.get("database") or DEFAULT_DATABASE,
+        schema=values.get("schema") or DEFAULT_SCHEMA,
         role=values.get("role") or default_role(),
         stage_options=stage_options,
         connection=name,

@@ -33,6 +33,7 @@ class Session:
 
     def __init__(self, settings: config.Settings):
         validate_name(settings.database, "database name")
+        validate_name(settings.schema, "schema name")
         self._settings = settings
 
     @property
@@ -76,17 +77,31 @@ class Session:
     def database(self) -> str:
         return self._settings.database
 
-    def store_url(self, database_name: str | None = None) -> str:
-        """Where the registry ``database_name`` keeps its metadata (see ``mlreg.store.open_store``)."""
+    @property
+    def schema(self) -> str:
+        """The schema of the database (default PUBLIC): each schema is a separate registry."""
+        return self._settings.schema
+
+    def registry_name(self, database_name: str | None = None, schema_name: str | None = None) -> str:
+        """The registry of (database, schema): ``DATABASE``, or ``DATABASE/SCHEMA`` for a
+        schema other than PUBLIC (see ``mlreg.store.location.registry_name``)."""
+        from mlreg.store.location import registry_name
+
+        return registry_name(database_name or self.database, schema_name or self.schema)
+
+    def store_url(self, database_name: str | None = None, schema_name: str | None = None) -> str:
+        """Where the registry (``database_name``, ``schema_name``) keeps its metadata (see
+        ``mlreg.store.open_store``); the session's database and schema by default."""
         from mlreg.store import store_url
 
-        return store_url(self.home, validate_name(database_name or self.database, "database name"))
+        return store_url(self.home, validate_name(database_name or self.database, "database name"),
+                         validate_name(schema_name or self.schema, "schema name"))
 
-    def open_store(self, database_name: str | None = None) -> "MetadataStore":
-        """The metadata store of the registry ``database_name`` (with the home's password)."""
+    def open_store(self, database_name: str | None = None, schema_name: str | None = None) -> "MetadataStore":
+        """The metadata store of the registry (``database_name``, ``schema_name``) (with the home's password)."""
         from mlreg.store import open_store
 
-        return open_store(self.store_url(database_name), password=self._settings.home_password)
+        return open_store(self.store_url(database_name, schema_name), password=self._settings.home_password)
 
     def __repr__(self) -> str:
         return f"Session(home={str(self.home)!r}, stage={self._settings.stage!r}, role={self.role!r})"
@@ -106,7 +121,7 @@ class Session:
         def create(self) -> "Session":
             opts = dict(self._options)
             connection = opts.pop("connection", None)
-            unknown = set(opts) - {"home", "stage", "database", "role", "stage_options"}
+            unknown = set(opts) - {"home", "stage", "database", "schema", "role", "stage_options"}
             if unknown:
                 from mlreg.errors import InvalidInput
 
@@ -127,12 +142,14 @@ def connect(
     role: str | None = None,
     connection: str | None = None,
     stage_options: Mapping[str, Any] | None = None,
+    schema: str | None = None,
 ) -> Session:
     """Shortcut: a session from explicit settings, the rest resolved as usual."""
     overrides: dict[str, Any] = {
         "home": str(home) if home is not None else None,
         "stage": str(stage) if stage is not None else None,
         "database": database,
+        "schema": schema,
         "role": role,
     }
     if stage_options:

@@ -55,6 +55,7 @@ ENVIRONMENT = [
                    "directory at or above the working directory, else ./.mlreg."),
     ("MLREG_STAGE", "Stage directory or fsspec URL for model packages (like --stage). Default: <home>/stage."),
     ("MLREG_DATABASE", "Registry name (like --database). Default: MODEL_REGISTRY."),
+    ("MLREG_SCHEMA", "Schema of the database (like --schema); each schema is a separate registry. Default: PUBLIC."),
     ("MLREG_ROLE", "Who acts, recorded with every change (like --role). Default: the OS user name."),
     ("MLREG_CONNECTION", "Named connection of the config file to use (like --connection)."),
     ("MLREG_CONFIG", "Path of the config file. Default: $XDG_CONFIG_HOME/mlreg/config.toml."),

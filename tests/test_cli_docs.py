@@ -89,7 +89,10 @@ def test_completion_of_model_names_versions_and_tags(mlreg_bin, logged):
         return run.stdout.split()
 
     assert complete("mlreg show ") == ["m"]
-    assert complete("mlreg show m ") == ["1"]
+    assert complete("mlreg show m ") == ["1", "DEFAULT", "FIRST", "LAST"]  # a version, or an alias
+    assert mlreg_bin("alias", "set", "m", "prod", "1").exit_code == 0
+    assert complete("mlreg show m P") == ["PROD"]
+    assert complete("mlreg alias unset m ") == ["PROD"]
     assert complete("mlreg tag get m 1 ") == ["stage"]
     assert complete("mlreg metric get m 1 a") == ["acc"]
     assert complete("mlreg -d NOPE show ") == []  # no registry: no suggestions, no error

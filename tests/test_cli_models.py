@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-LIST_HEADER = "NAME,VERSION,TYPE,ID,CREATION_TIME,CREATION_ROLE,DESCRIPTION,TAGS,METRICS"
+LIST_HEADER = "NAME,VERSION,ALIASES,TYPE,ID,CREATION_TIME,CREATION_ROLE,DESCRIPTION,TAGS,METRICS"
 
 
 # -- log ---------------------------------------------------------------------------------------------
@@ -175,9 +175,10 @@ def test_list_table_and_csv(cli, logged):
 
 def test_list_json_has_every_column(cli, logged):
     rows = json.loads(cli("list", "--format", "json").stdout)
-    assert list(rows[0]) == ["ID", "NAME", "VERSION", "TYPE", "URI", "CREATION_TIME", "CREATION_ROLE",
+    assert list(rows[0]) == ["ID", "NAME", "VERSION", "ALIASES", "TYPE", "URI", "CREATION_TIME", "CREATION_ROLE",
                              "CREATION_CONTEXT", "CREATION_ENVIRONMENT_SPEC", "DESCRIPTION", "TAGS", "METRICS",
                              "INPUT_SPEC", "OUTPUT_SPEC"]
+    assert rows[0]["ALIASES"] == ["DEFAULT", "FIRST", "LAST"]
     assert rows[0]["TAGS"] == {"stage": "testing"} and isinstance(rows[0]["CREATION_CONTEXT"], dict)
     assert rows[0]["CREATION_TIME"].endswith("+00:00")
 

@@ -147,11 +147,11 @@ def test_every_format_through_list(cli, logged, fmt):
     elif fmt is Format.markdown:
         lines = run.stdout.splitlines()
         assert len(lines) == 3 and all(line.startswith("|") and line.endswith("|") for line in lines)
-        assert lines[1] == "|" + "|".join(["---"] * 9) + "|"
-        assert {line.count(" | ") for line in lines[::2]} == {8}
+        assert lines[1] == "|" + "|".join(["---"] * 10) + "|"
+        assert {line.count(" | ") for line in lines[::2]} == {9}
     else:
         assert run.stdout.splitlines()[0].split() == [
-            "NAME", "VERSION", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
+            "NAME", "VERSION", "ALIASES", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
 
 
 def test_format_is_case_insensitive_and_validated(cli, logged):

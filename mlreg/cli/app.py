@@ -18,7 +18,7 @@ from mlreg.cli.lazy import LazyGroup
 
 #: the command modules, in the order their commands are listed (see scripts/gen_docs.py)
 COMMAND_MODULES = [
-    "registry", "copying", "models", "tags", "metrics", "history", "maintenance",
+    "registry", "copying", "models", "aliases", "tags", "metrics", "history", "maintenance",
     "serve", "deploy", "predict", "sql", "promotion",
 ]
 
@@ -66,6 +66,9 @@ def root(
     database: Annotated[Optional[str], typer.Option(
         "--database", "-d", metavar="NAME", rich_help_panel=GLOBAL,
         help="Registry name, default MODEL_REGISTRY (env MLREG_DATABASE).")] = None,
+    schema: Annotated[Optional[str], typer.Option(
+        "--schema", metavar="NAME", rich_help_panel=GLOBAL,
+        help="Schema of the database, default PUBLIC: each schema is a separate registry (env MLREG_SCHEMA).")] = None,
     role: Annotated[Optional[str], typer.Option(
         "--role", metavar="NAME", rich_help_panel=GLOBAL,
         help="Who acts, recorded in the history (env MLREG_ROLE; default: the OS user).")] = None,
@@ -84,7 +87,7 @@ def root(
     from mlreg.cli.context import State  # for startup: not needed by --help
     from mlreg.cli.output import Output
 
-    ctx.obj = State(connection=connection, home=home, stage=stage, database=database,
+    ctx.obj = State(connection=connection, home=home, stage=stage, database=database, schema=schema,
                     role=role, quiet=quiet, verbose=verbose, out=Output(quiet=quiet))
 
 

@@ -24,7 +24,8 @@ def _state(ctx: typer.Context) -> Any:
 
     g = ctx.find_root().params
     return State(connection=g.get("connection"), home=g.get("home"), stage=g.get("stage"),
-                 database=g.get("database"), role=g.get("role"), quiet=True)
+                 database=g.get("database"), schema=g.get("schema"), role=g.get("role"),
+                 quiet=True)
 
 
 def _quietly(fetch: Callable[[typer.Context], list[str]]) -> Callable[[typer.Context, str], list[str]]:
@@ -54,8 +55,18 @@ def model_versions(ctx: typer.Context) -> list[str]:
     name = ctx.params.get("name")
     if not name:
         return []
-    with _state(ctx).registry().versions.scan(name=name) as models:
-        return [str(row[0]) for row in query.filter_models(models, columns=["VERSION"]).fetchall()]
+    registry = _state(ctx).registry()
+    with registry.versions.scan(name=name) as models:
+        versions = [str(row[0]) for row in query.filter_models(models, columns=["VERSION"]).fetchall()]
+    if versions:  # an alias is accepted wherever a version is
+        versions += [*registry.get_aliases(name), "DEFAULT", "FIRST", "LAST"]
+    return versions
+
+
+@_quietly
+def alias_names(ctx: typer.Context) -> list[str]:
+    name = ctx.params.get("name")
+    return list(_state(ctx).registry().get_aliases(name)) if name else []
 
 
 @_quietly

@@ -39,6 +39,7 @@ class State:
     stage: str | None = None
     database: str | None = None
     role: str | None = None
+    schema: str | None = None
     quiet: bool = False
     verbose: bool = False
     out: Output = field(default_factory=Output)
@@ -47,13 +48,13 @@ class State:
         import mlreg
 
         return mlreg.connect(home=self.home, stage=self.stage, database=self.database,
-                             role=self.role, connection=self.connection)
+                             role=self.role, connection=self.connection, schema=self.schema)
 
     def registry(self) -> "ModelRegistry":
         from mlreg.model_registry import ModelRegistry
 
         session = self.session()
-        return ModelRegistry(session=session, database_name=session.database)
+        return ModelRegistry(session=session, database_name=session.database, schema_name=session.schema)
 
 
 def get_state(ctx: typer.Context) -> State:

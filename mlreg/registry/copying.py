@@ -79,13 +79,14 @@ def copy_registry(
     stage_url = to_stage or src_session.stage
     options = dict(to_stage_options if to_stage_options is not None else src_session.stage_options)
     target_session = mlreg.connect(home=to_home, stage=stage_url, database=database, role=src_session.role,
-                                   stage_options=options)
+                                   stage_options=options, schema=source.schema_name)
     target = target_session.open_store(database)
     if target.url == source.url:
         raise InvalidInput(f"the target is the source registry itself ({source.url})")
-    if to_stage is None and database != source.database_name:
+    source_name = src_session.registry_name(source.database_name, source.schema_name)
+    if to_stage is None and target_session.registry_name(database) != source_name:
         raise InvalidInput(
-            f"packages live under <stage>/{source.database_name}/: a copy named {database} must take them along; "
+            f"packages live under <stage>/{source_name}/: a copy named {database} must take them along; "
             "pass to_stage (--to-stage URL), which may be the same stage")
     result = CopyResult(target=target.url)
     if to_stage is None and target_session.settings.is_shared and "://" not in src_session.stage:
@@ -107,7 +108,7 @@ def copy_registry(
     plan = _plan(versions, events, deployments, t_versions, t_events, t_deployments)
     keep_ids = plan.keep_ids
     src_stage = source.stage
-    dst_stage = _stage(target_session, database) if to_stage is not None else None
+    dst_stage = _stage(target_session, target_session.registry_name(database)) if to_stage is not None else None
     total = len(plan.units)
     for done, (model_id, version, unit_events, unit_deps) in enumerate(plan.units, start=1):
         if model_id in plan.present:

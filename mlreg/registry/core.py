@@ -31,9 +31,14 @@ class RegistryCore:
     """One registry's shared state. Holds no connection: the store opens one per operation."""
 
     def __init__(self, session: Session, database: str, store: MetadataStore,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, schema: str | None = None):
+        from mlreg.store.location import PUBLIC, registry_name
+
         self.session = session
         self.database = database
+        self.schema = schema or PUBLIC
+        #: ``DATABASE`` or ``DATABASE/SCHEMA``: what keys the registry's stage folder and local state
+        self.registry_name = registry_name(database, self.schema)
         self.store = store
         self.clock = clock or utc_now
         self._stage: "Stage | None" = None
@@ -48,7 +53,7 @@ class RegistryCore:
         if self._stage is None:
             from mlreg.stage import open_stage
 
-            self._stage = open_stage(self.session.stage, self.database, self.session.stage_options)
+            self._stage = open_stage(self.session.stage, self.registry_name, self.session.stage_options)
         return self._stage
 
     def read(self) -> AbstractContextManager[StoreReader]:
@@ -59,10 +64,18 @@ class RegistryCore:
         return self.store.write(self.session.role, self.clock())
 
     def row(self, reader: StoreReader, model_name: str, model_version: str) -> ModelRow:
-        """The version of that name (NotFound, in the seed's words, when absent)."""
+        """The version of that name, or the version an alias of the model names (its own,
+        or DEFAULT, FIRST, LAST: see :func:`mlreg.registry.aliases.resolve`); NotFound,
+        in the seed's words, when neither."""
         validate_name(model_name, "model name")
         validate_name(model_version, "model version")
         row = reader.version(model_name, model_version)
+        if row is None:
+            from mlreg.registry.aliases import resolve
+
+            info = reader.model(model_name)
+            named = resolve(info, model_version) if info is not None else None
+            row = reader.version(model_name, named) if named is not None else None
         if row is None:
             raise not_found(model_name, model_version)
         return row
@@ -77,10 +90,10 @@ class RegistryCore:
     def package(self, row: ModelRow) -> "PackageSpec":
         from mlreg.runtime.spec import PackageSpec
 
-        return PackageSpec.of(row, self.session.stage, self.database, self.session.stage_options)
+        return PackageSpec.of(row, self.session.stage, self.registry_name, self.session.stage_options)
 
     def platform_context(self) -> "PlatformContext":
         from mlreg.deploy.base import PlatformContext
 
-        return PlatformContext(registry=self.url, database=self.database, stage=self.session.stage,
+        return PlatformContext(registry=self.url, database=self.registry_name, stage=self.session.stage,
                                home=self.session.state_dir, stage_options=self.session.stage_options)

@@ -23,6 +23,7 @@ from mlreg.registry.deployments import Deployments
 from mlreg.registry.maintenance import Maintenance, VerifyResult
 from mlreg.registry.metadata import Metadata
 from mlreg.registry.promotion import Promotion
+from mlreg.registry.models import Models
 from mlreg.registry.versions import Versions
 from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
@@ -53,23 +54,29 @@ class ModelRegistry:
         database_name: str | None = None,
         create_if_not_exists: bool = False,
         clock: Callable[[], datetime] | None = None,
+        schema_name: str | None = None,
     ):
         database = validate_name(database_name or session.database, "database name")
-        store = session.open_store(database)
+        schema = validate_name(schema_name or session.schema, "schema name")
+        store = session.open_store(database, schema)
         if not store.exists():
             if create_if_not_exists:
                 store.create_or_upgrade()
             else:
+                name = session.registry_name(database, schema)
+                schema_arg = f", schema_name={schema!r}" if name != database else ""
                 raise NotFound(
-                    f"registry {database} does not exist at {store.url}; create it with "
-                    f"model_registry.create_model_registry(session, database_name={database!r}) or `mlreg create`"
+                    f"registry {name} does not exist at {store.url}; create it with "
+                    f"model_registry.create_model_registry(session, database_name={database!r}{schema_arg}) "
+                    "or `mlreg create`"
                 )
-        self._core = RegistryCore(session, database, store, clock)
+        self._core = RegistryCore(session, database, store, clock, schema)
         self._deployments = Deployments(self._core)
         self._versions = Versions(self._core, self._deployments)
         self._metadata = Metadata(self._core)
         self._maintenance = Maintenance(self._core)
         self._promotion = Promotion(self._core, self._maintenance)
+        self._models = Models(self._core)
 
     def __repr__(self) -> str:
         return f"ModelRegistry(database_name={self.database_name!r}, url={self.url!r})"
@@ -82,6 +89,11 @@ class ModelRegistry:
     @property
     def database_name(self) -> str:
         return self._core.database
+
+    @property
+    def schema_name(self) -> str:
+        """The schema of the database this registry is (PUBLIC: the database's own registry)."""
+        return self._core.schema
 
     @property
     def url(self) -> str:
@@ -100,6 +112,12 @@ class ModelRegistry:
     def versions(self) -> Versions:
         """The model-version part: in-place scans of the listing and history, among others."""
         return self._versions
+
+    @property
+    def models(self) -> Models:
+        """The model part: models as a whole (every version of a name), their aliases,
+        default version, model-level description and tags, renames."""
+        return self._models
 
     @property
     def deployments(self) -> Deployments:
@@ -229,6 +247,34 @@ class ModelRegistry:
     def remove_metric(self, model_name: str, model_version: str, metric_name: str) -> None:
         """Remove a metric; NotFound (listing the metrics there are) when it is absent."""
         self._metadata.remove(model_name, model_version, METRIC, metric_name)
+
+    # -- aliases and default versions (not in the seed) -------------------------------------
+    def set_alias(self, model_name: str, alias: str, model_version: str) -> str:
+        """Point ``alias`` (case-insensitive, kept upper-cased) at a version of the model
+        (a version name or an alias); it moves from any other version. Returns the
+        version name. Anywhere a model version is taken, an alias may be given instead."""
+        return self._models.set_alias(model_name, alias, model_version)
+
+    def unset_alias(self, model_name: str, alias: str) -> str:
+        """Remove an alias of the model; returns the version it named."""
+        return self._models.unset_alias(model_name, alias)
+
+    def get_aliases(self, model_name: str) -> dict[str, str]:
+        """The aliases set on the model: alias -> version name (DEFAULT, FIRST and LAST
+        are resolved too, but not listed here)."""
+        return self._models.aliases(model_name)
+
+    def set_default_version(self, model_name: str, model_version: str) -> str:
+        """Make a version the model's default (the alias DEFAULT); returns its name."""
+        return self._models.set_default(model_name, model_version)
+
+    def get_default_version(self, model_name: str) -> str:
+        """The model's default version: the one set, else the first registered."""
+        return self._models.default(model_name)
+
+    def rename_model(self, model_name: str, new_model_name: str) -> None:
+        """Rename a model: every version, its deployments, aliases and model-level tags."""
+        self._models.rename(model_name, new_model_name)
 
     # -- deployments --------------------------------------------------------------------------
     def deploy(

@@ -11,6 +11,7 @@ from mlreg import _faults, jsonvalue
 from mlreg.errors import AlreadyExists, InvalidInput, MlregError
 from mlreg.names import validate_key, validate_name, validate_tag_value
 from mlreg.records import DESCRIPTION, METRIC, REGISTRATION, SET, TAG, Change, ModelRow, NewVersion
+from mlreg.registry.aliases import user_aliases
 from mlreg.registry.core import RegistryCore
 from mlreg.store import VersionFilter
 
@@ -53,8 +54,15 @@ class Versions:
 
     def check_new(self, model_name: str, model_version: str) -> None:
         """AlreadyExists (saying how to get the existing one) when the version is registered."""
-        if self.exists(model_name, model_version):
-            raise duplicate(model_name, model_version)
+        validate_name(model_name, "model name")
+        validate_name(model_version, "model version")
+        with self._core.read() as reader:
+            if reader.version(model_name, model_version) is not None:
+                raise duplicate(model_name, model_version)
+            info = reader.model(model_name)
+        if info is not None and model_version.upper() in user_aliases(info):
+            raise InvalidInput(f"{model_version} is an alias of model {model_name}; a version may not be named "
+                               "like an alias: choose another version name, or unset the alias first")
 
     def describe(self, model_name: str, model_version: str) -> dict[str, Any]:
         validate_name(model_name, "model name")

@@ -11,8 +11,15 @@ __all__ = ["Stage", "StageEntry", "open_stage", "sha256_file"]
 
 
 def open_stage(url: str, database: str, options: Mapping[str, Any] | None = None) -> Stage:
-    """The stage for one registry: ``<url>/<database>/``."""
-    validate_name(database, "database name")
+    """The stage for one registry: ``<url>/<registry>/``, where the registry is named
+    ``DATABASE`` or ``DATABASE/SCHEMA`` (see ``mlreg.store.location.registry_name``)."""
+    parts = database.split("/") if isinstance(database, str) else [database]
+    if len(parts) > 2:
+        from mlreg.errors import InvalidInput
+
+        raise InvalidInput(f"invalid registry name {database!r}: DATABASE or DATABASE/SCHEMA")
+    for part, what in zip(parts, ("database name", "schema name")):
+        validate_name(part, what)
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme in ("", "file"):
         from mlreg.stage.local import LocalStage

@@ -1,6 +1,6 @@
 """History: every change, from the append-only event log."""
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -30,13 +30,22 @@ def history(
 
     state = get_state(ctx)
     which = name_and_version(name, version)
-    with state.registry().versions.scan_history() as history:  # filtered where it lies: no copy
-        rel = query.model_history(history, name, version, limit)
-        if fmt not in (Format.json, Format.jsonl):
-            rel = query.select_columns(rel, query.HISTORY_COLUMNS)
-        table = query.fetch(rel)
+    registry = state.registry()
+
+    def fetch(version: str | None) -> Any:
+        with registry.versions.scan_history() as history:  # filtered where it lies: no copy
+            rel = query.model_history(history, name, version, limit)
+            if fmt not in (Format.json, Format.jsonl):
+                rel = query.select_columns(rel, query.HISTORY_COLUMNS)
+            return query.fetch(rel)
+
+    table = fetch(version)
     if which and not table.rows and limit != 0:
-        raise NotFound(f"The model {name}/{version} has no history in the current registry.")
+        try:  # an alias (DEFAULT, FIRST, LAST or one set) of a version that exists
+            named = registry.get_model(name, version).version
+        except NotFound:
+            raise NotFound(f"The model {name}/{version} has no history in the current registry.") from None
+        table = fetch(named)
     state.out.table(table, fmt)
 
 

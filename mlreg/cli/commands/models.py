@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -140,11 +140,12 @@ def list_(
     """List model versions, oldest first.
 
     Columns: ID, NAME, VERSION, TYPE, URI, CREATION_TIME, CREATION_ROLE, CREATION_CONTEXT,
-    CREATION_ENVIRONMENT_SPEC, DESCRIPTION, TAGS, METRICS, INPUT_SPEC, OUTPUT_SPEC.
-    An invalid --where, --order-by or --columns expression exits 2. With --as-of, the
-    versions of that moment from the history, with the description, tags and metrics they
-    had; columns ID, NAME, VERSION, TYPE, URI, CREATION_TIME, CREATION_ROLE, DESCRIPTION,
-    TAGS, METRICS, DELETED (deleted since).
+    CREATION_ENVIRONMENT_SPEC, DESCRIPTION, TAGS, METRICS, INPUT_SPEC, OUTPUT_SPEC; unless
+    --columns is given, ALIASES follows VERSION: the aliases naming each version (those
+    set with `mlreg alias set`, then DEFAULT, FIRST, LAST). An invalid --where, --order-by or --columns
+    expression exits 2. With --as-of, the versions of that moment from the history, with the
+    description, tags and metrics they had; columns ID, NAME, VERSION, TYPE, URI,
+    CREATION_TIME, CREATION_ROLE, DESCRIPTION, TAGS, METRICS, DELETED (deleted since).
     """
     from mlreg.cli import query
 
@@ -153,17 +154,39 @@ def list_(
     if wanted is None and fmt not in (Format.json, Format.jsonl):
         wanted = query.LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
+    registry = state.registry()
     if as_of is not None:
-        with state.registry().as_of(as_of).scan() as past:  # replayed where the history lies: no copy
+        with registry.as_of(as_of).scan() as past:  # replayed where the history lies: no copy
             rel = query.filter_models(past, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
                                       columns=wanted)
             table = query.fetch(rel, utc_text=True)
         state.out.table(table, fmt)
         return
-    with state.registry().versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
+    with registry.versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
         table = query.fetch(rel, utc_text=True)
+    if columns is None:
+        table = _with_aliases(table, registry, name)
     state.out.table(table, fmt)
+
+
+def _with_aliases(table: Any, registry: Any, name: str | None) -> Any:
+    """The listing with an ALIASES column after VERSION: the aliases naming each version
+    (those set, then DEFAULT, FIRST, LAST), as a JSON list."""
+    import json
+
+    from mlreg.cli.output import Table
+    from mlreg.registry.aliases import aliases_of
+
+    if "NAME" not in table.columns or "VERSION" not in table.columns or not table.rows:
+        return table
+    infos = [registry.models.info(name)] if name is not None else registry.models.all()
+    held = {(info.name, v): names for info in infos for v, names in aliases_of(info).items()}
+    i_name, i_version = table.columns.index("NAME"), table.columns.index("VERSION")
+    at = i_version + 1
+    rows = [(*row[:at], json.dumps(held.get((row[i_name], row[i_version]), []), separators=(",", ":")), *row[at:]) for row in table.rows]
+    return Table([*table.columns[:at], "ALIASES", *table.columns[at:]], rows,
+                 table.json_columns | {"ALIASES"}, table.json_compact, table.utc_columns)
 
 
 @funnel

@@ -18,8 +18,8 @@ def create(ctx: typer.Context) -> None:
 
     state = get_state(ctx)
     session = state.session()
-    if create_model_registry(session, database_name=session.database):
-        state.out.message(f"Created registry {session.database} at {session.store_url()}")
+    if create_model_registry(session, database_name=session.database, schema_name=session.schema):
+        state.out.message(f"Created registry {session.registry_name()} at {session.store_url()}")
 
 
 def register(app: typer.Typer) -> None:
