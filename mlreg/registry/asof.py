@@ -195,6 +195,12 @@ class RegistryAsOf:
                 "TAGS": s.tags or None, "METRICS": s.metrics or None, "SIGNATURES": s.signatures or None,
                 "FILES": s.files or None, "DELETED": s.deleted, "AS_OF": self.at}
 
+    def get_aliases(self, model_name: str) -> dict[str, str]:
+        """The aliases set on the model at that moment: alias -> version."""
+        from mlreg.registry.promote import Promoter
+
+        return Promoter(self._core, None).aliases_at(model_name, self.at)  # type: ignore[arg-type]
+
     def get_model_description(self, model_name: str, model_version: str) -> str | None:
         return self.snapshot(model_name, model_version).description
 

@@ -155,14 +155,6 @@ class Promoter:
             if not writer.remove_model_attribute(model_name, ALIAS_POLICY, key):
                 raise NotFound(f"alias {key} of {model_name} is not protected")
 
-    def check_unprotected(self, info: Any, alias: str) -> None:
-        """GateFailed when the alias is protected (what a plain ``alias set``/``unset`` asks)."""
-        value = info.values(ALIAS_POLICY).get(alias)
-        if value is not None:
-            name = json.loads(value)["policy"]
-            raise GateFailed(f"alias {alias} of {info.name} is protected by policy {name}: move it with "
-                             f"`mlreg promote {info.name} VERSION --to {alias}` (registry.promote), which applies it")
-
     # -- history ---------------------------------------------------------------------------
     def history(self, model_name: str, alias: str | None = None,
                 as_of: datetime | None = None) -> list[dict[str, Any]]:
@@ -204,3 +196,12 @@ class Promoter:
 
 def _holder_text(version: str | None) -> str:
     return "no version" if version is None else f"version {version}"
+
+
+def check_unprotected(info: Any, alias: str) -> None:
+    """GateFailed when the alias is protected (what a plain ``alias set``/``unset`` asks)."""
+    value = info.values(ALIAS_POLICY).get(alias)
+    if value is not None:
+        name = json.loads(value)["policy"]
+        raise GateFailed(f"alias {alias} of {info.name} is protected by policy {name}: move it with "
+                         f"`mlreg promote {info.name} VERSION --to {alias}` (registry.promote), which applies it")

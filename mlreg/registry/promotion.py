@@ -90,6 +90,10 @@ class Promotion:
         (na, va), (nb, vb) = (split_reference(x) if isinstance(x, str) else x for x in (a, b))
         return diff.compare(self.snapshot(na, va, sizes=sizes), self.snapshot(nb, vb, sizes=sizes))
 
-    def card(self, model_name: str, model_version: str, alias_history: list[dict[str, Any]] | None = None) -> str:
-        """The Markdown model card of a version."""
-        return card.render(self.snapshot(model_name, model_version, sizes=True), alias_history or [])
+    def card(self, model_name: str, model_version: str) -> str:
+        """The Markdown model card of a version (with the aliases it has held)."""
+        from mlreg.registry.promote import Promoter
+
+        snap = self.snapshot(model_name, model_version, sizes=True)
+        held = [h for h in Promoter(self._core, self).history(snap.name) if h["VERSION"] == snap.version]
+        return card.render(snap, held)

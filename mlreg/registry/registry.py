@@ -22,6 +22,7 @@ from mlreg.registry.core import RegistryCore
 from mlreg.registry.deployments import Deployments
 from mlreg.registry.maintenance import Maintenance, VerifyResult
 from mlreg.registry.metadata import Metadata
+from mlreg.registry.promote import UNSET, Promoter, PromotionResult
 from mlreg.registry.promotion import Promotion
 from mlreg.registry.models import Models
 from mlreg.registry.versions import Versions
@@ -75,8 +76,10 @@ class ModelRegistry:
         self._versions = Versions(self._core, self._deployments)
         self._metadata = Metadata(self._core)
         self._maintenance = Maintenance(self._core)
-        self._promotion = Promotion(self._core, self._maintenance)
         self._models = Models(self._core)
+        self._promotion = Promotion(self._core, self._maintenance)
+        self._promoter = Promoter(self._core, self._promotion)
+        self._promotion.aliases = self._promoter.holder  # alias.NAME in policies
 
     def __repr__(self) -> str:
         return f"ModelRegistry(database_name={self.database_name!r}, url={self.url!r})"
@@ -388,3 +391,32 @@ class ModelRegistry:
         from mlreg.registry.asof import RegistryAsOf, moment as to_moment
 
         return RegistryAsOf(self._core, to_moment(moment, self._core.clock()))
+
+    # -- promotions (aliases moved under a policy) ----------------------------------------------
+    def promote(self, model_name: str, model_version: str, alias: str, policy: "Policy | str | Path | None" = None,
+                expect: "str | None" = UNSET) -> PromotionResult:
+        """Move ``alias`` to the version after its policies pass: ``policy`` (a Policy or a
+        TOML file) and the one stored with the alias if it is protected (GateFailed, exit 7,
+        when a rule fails). The move is a compare-and-set: it happens only if the alias
+        still names the version it named when the policies were checked, and ``expect``
+        when given (a version, or None: no version); else PromotionConflict (exit 4) and
+        nothing changes. Recorded with the previous holder and the policies' results."""
+        return self._promoter.promote(model_name, model_version, alias, policy, expect)
+
+    def protect_alias(self, model_name: str, alias: str, policy: "Policy | str | Path") -> "Policy":
+        """Store a policy with the alias: it then moves only by :meth:`promote`, which
+        applies it; ``set_alias``/``unset_alias`` of it raise GateFailed. Recorded."""
+        return self._promoter.protect(model_name, alias, policy)
+
+    def unprotect_alias(self, model_name: str, alias: str) -> None:
+        """Remove an alias's protection (NotFound when it has none). Recorded."""
+        self._promoter.unprotect(model_name, alias)
+
+    def get_alias_protection(self, model_name: str, alias: str) -> "Policy | None":
+        """The policy protecting the alias, or None."""
+        return self._promoter.protection(model_name, alias)
+
+    def get_alias_history(self, model_name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every holder of the model's aliases (or of one), oldest first: ALIAS, VERSION,
+        FROM, TO (None while it holds it), ROLE, PREVIOUS, POLICIES (of a promotion)."""
+        return self._promoter.history(model_name, alias)
