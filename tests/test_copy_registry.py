@@ -126,3 +126,25 @@ def test_the_python_twin(registry, pg_url, tmp_path):
     assert copy.load_model("m", "1").predict([[1.0, 2.0]]) is not None
     with pytest.raises(api.InvalidInput, match="to_stage"):
         registry.copy_to(pg_url, database_name="RENAMED")
+
+
+def test_aliases_default_and_model_tags_are_copied_and_copied_back(registry, pg_url, tmp_path):
+    from mlreg import model_registry
+    from tests.fixtures.models import SumModel
+
+    import mlreg as api
+
+    for v in ("1", "2", "3"):
+        registry.log_model(SumModel(), "m", v, sample_input_data=[{"a": 1.0, "b": 2.0}])
+    registry.set_alias("m", "prod", "2")
+    registry.set_default_version("m", "3")
+    registry.models.set_tag("m", "team", "ml")
+    registry.copy_to(pg_url, database_name="MODEL_REGISTRY")
+    copy = model_registry.ModelRegistry(api.connect(home=pg_url, stage=str(Path(registry.session.stage))))
+    assert (copy.get_aliases("m"), copy.get_default_version("m"), copy.models.tags("m")) == (
+        {"PROD": "2"}, "3", {"team": "ml"})
+    assert copy.get_model("m", "PROD").version == "2"
+    assert copy.get_history().count("*").fetchall() == registry.get_history().count("*").fetchall()
+    copy.copy_to(tmp_path / "back", database_name="MODEL_REGISTRY")  # and back to a file
+    back = model_registry.ModelRegistry(api.connect(home=tmp_path / "back", stage=str(Path(registry.session.stage))))
+    assert (back.get_aliases("m"), back.get_default_version("m")) == ({"PROD": "2"}, "3")

@@ -129,11 +129,17 @@ def copy_registry(
             result.deployments_copied += len(unit_deps)
         if progress is not None:
             progress(done, total)
-    if keep_ids:
-        from datetime import datetime, timezone
+    from datetime import datetime, timezone
 
-        with target.write(target_session.role, datetime.now(timezone.utc)) as writer:
+    with source.store.read() as reader:
+        models = [info for info in reader.models() if info.attributes]
+    with target.write(target_session.role, datetime.now(timezone.utc)) as writer:
+        if keep_ids:
             writer.sync_event_ids()
+        for info in models:  # aliases, default versions, model-level description and tags
+            there = writer.model(info.name)
+            if there is not None and set(info.versions) <= set(there.versions):
+                writer.import_model_attributes(info.name, info.attributes)
     return result
 
 

@@ -208,6 +208,12 @@ class StoreWriter(StoreReader):
         here, in order), the current values they add up to, and its deployment records."""
 
     @abstractmethod
+    def import_model_attributes(self, name: str, attributes: Mapping[str, Mapping[str, str]]) -> None:
+        """Set model-level attributes copied from another registry (attribute -> key ->
+        JSON text), as they are there, recording no event: the events that set them are
+        copied with the history. Keys not given keep their values."""
+
+    @abstractmethod
     def sync_event_ids(self) -> None:
         """Make the next event number follow the highest one present (after imports that
         kept their numbers)."""

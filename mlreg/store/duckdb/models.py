@@ -84,6 +84,13 @@ class ModelWrites(ModelReads):
             self._con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new_name, name])
         self._model_event(name, None, Change(SET, MODEL_NAME, None, json.dumps(name), json.dumps(new_name)))
 
+    def import_model_attributes(self, name: str, attributes: Any) -> None:
+        for attribute, values in attributes.items():
+            for key, value in values.items():
+                self._con.execute("DELETE FROM model_attributes WHERE model_name = ? AND attribute_name = ? AND key = ?",
+                                  [name, attribute, key])
+                self._con.execute("INSERT INTO model_attributes VALUES (?, ?, ?, ?, 0)", [name, attribute, key, value])
+
     def drop_references(self, row: ModelRow) -> None:
         """Before a version goes: the aliases and default naming it (and, for the last
         version of its model, every model-level attribute), each with its DROP event."""

@@ -96,6 +96,15 @@ class PgModelWrites(PgModelReads):
             self._cur.execute(f"UPDATE {table} SET {column} = %s WHERE {column} = %s", [new_name, name])
         self._model_event(name, None, Change(SET, MODEL_NAME, None, json.dumps(name), json.dumps(new_name)))
 
+    def import_model_attributes(self, name: str, attributes: Any) -> None:
+        self._lock_model(name)
+        for attribute, values in attributes.items():
+            for key, value in values.items():
+                self._cur.execute(
+                    "INSERT INTO model_attributes (model_name, attribute_name, key, value, event_id)"
+                    " VALUES (%s, %s, %s, %s, 0) ON CONFLICT (model_name, attribute_name, key)"
+                    " DO UPDATE SET value = excluded.value", [name, attribute, key, value])
+
     def drop_references(self, row: ModelRow) -> None:
         """Before a version goes: the aliases and default naming it (and, for the last
         version of its model, every model-level attribute), each with its DROP event."""
