@@ -161,7 +161,7 @@ def bulk_load_mlreg(home: Path, models: int, versions: int) -> float:
     reg.log_model(TinyModel(), "template", "1", sample_input_data=sample_records(), tags={"stage": "none"})
     n = models * versions
     store = reg.store
-    with store.write() as con:
+    with store.file.write() as con:  # the raw connection, for bulk SQL
         cols = [r[0] for r in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'models' AND schema_name = 'main' "
             "ORDER BY column_index").fetchall()]

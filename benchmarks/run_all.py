@@ -52,6 +52,7 @@ WORKLOADS = [
     ("bench_stages.py", "remote stages (S3, GCS, Azure, SFTP)"),
     ("bench_postgres.py", "shared registry (PostgreSQL)"),
     ("bench_spark.py", "scoring on Spark"),
+    ("bench_promotion.py", "promotion in CI"),
 ]
 
 

@@ -63,3 +63,17 @@ class MissingDependency(MlregError, ImportError):
 
     def __init__(self, what: str, extra: str):
         super().__init__(f"{what} needs an optional dependency: pip install 'mlreg[{extra}]'")
+
+
+class GateFailed(MlregError):
+    """A policy's rules did not all pass (`mlreg gate`, `mlreg promote`, a protected alias):
+    not an error of mlreg or of the input, a verdict."""
+
+    exit_code = 7
+
+
+class PromotionConflict(MlregError):
+    """An alias moved (or was not where ``--expect`` said) between the policy check and the
+    promotion: the promotion lost a race and changed nothing (exit 4, as for a duplicate)."""
+
+    exit_code = 4

@@ -44,9 +44,10 @@ EXIT_CODES = [
     ("2", "Usage error: a missing or unknown option or argument, malformed KEY=VALUE, an invalid "
           "--where, --order-by or --columns expression, delete without --yes when stdin is not a terminal."),
     ("3", "Not found: the registry, a model version, a tag, a metric, a deployment or a connection."),
-    ("4", "Already exists: the model version (or deployment) is registered already."),
+    ("4", "Already exists: the model version (or deployment) is registered already; or a promotion lost a race (the alias moved, or was not where --expect said)."),
     ("5", "Registry busy: the registry lock was not acquired within MLREG_LOCK_TIMEOUT seconds."),
     ("6", "Integrity failure: a package file changed, missing or extra (verify), or a corrupt registry."),
+    ("7", "Gate failed: a policy rule did not pass (gate, promote, a protected alias)."),
     ("130", "Interrupted (Ctrl-C)."),
 ]
 ENVIRONMENT = [
@@ -272,7 +273,7 @@ def command_page(path: list[str], cmd: Any, ctx: Any) -> str:
         body = command_body(path, cmd, ctx)
         out += [".SH DESCRIPTION", *body]
     out += [".SH EXIT STATUS", line("0 success, 1 error, 2 usage error, 3 not found, 4 already exists, "
-                                     "5 registry busy, 6 integrity failure, 130 interrupted; see mlreg(1).")]
+                                     "5 registry busy, 6 integrity failure, 7 gate failed, 130 interrupted; see mlreg(1).")]
     out += [".SH SEE ALSO", f"{bold(PROG)}(1)"]
     return "\n".join(out) + "\n"
 

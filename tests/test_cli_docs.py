@@ -62,7 +62,7 @@ def test_man_pages_are_groff_clean(generated):
 
 def test_root_page_documents_exit_codes_environment_and_files(generated):
     page = generated["man/mlreg.1"]
-    for code in ("0", "1", "2", "3", "4", "5", "6", "130"):
+    for code in ("0", "1", "2", "3", "4", "5", "6", "7", "130"):
         assert f"\n.TP\n\\fB{code}\\fR\n" in page
     for var in ("MLREG_HOME", "MLREG_STAGE", "MLREG_DATABASE", "MLREG_ROLE", "MLREG_CONNECTION", "MLREG_CONFIG",
                 "MLREG_LOCK_TIMEOUT", "NO_COLOR"):

@@ -19,7 +19,7 @@ from mlreg.cli.lazy import LazyGroup
 #: the command modules, in the order their commands are listed (see scripts/gen_docs.py)
 COMMAND_MODULES = [
     "registry", "copying", "models", "aliases", "tags", "metrics", "history", "maintenance",
-    "serve", "deploy", "predict", "sql",
+    "serve", "deploy", "predict", "sql", "promotion",
 ]
 
 GLOBAL = "Global options"

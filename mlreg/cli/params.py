@@ -38,6 +38,18 @@ OptVersionArg = Annotated[Optional[str], typer.Argument(
     autocompletion=complete.when_completing(complete.model_versions))]
 
 
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", metavar="TIME",
+    help="Answer as the registry was at TIME (ISO 8601, e.g. 2026-11-01T12:00:00Z, or a time ago: "
+         "30m, 12h, 3d, 2w), from its history; deleted versions included.")]
+
+
+def reader(state: Any, as_of: Optional[str]) -> Any:
+    """The registry, or its read-only view at --as-of."""
+    registry = state.registry()
+    return registry if as_of is None else registry.as_of(as_of)
+
+
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
     """``K=V`` strings as a dict; the value may contain '=', the key may not be empty."""
     out: dict[str, str] = {}

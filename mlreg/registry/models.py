@@ -13,6 +13,7 @@ from mlreg.names import validate_key, validate_name, validate_tag_value
 from mlreg.records import ALIAS, DEFAULT_VERSION, MODEL_DESCRIPTION, MODEL_TAG, ModelInfo
 from mlreg.registry import aliases
 from mlreg.registry.core import RegistryCore
+from mlreg.registry.promote import check_unprotected
 
 if TYPE_CHECKING:
     from mlreg.store import StoreReader
@@ -69,6 +70,7 @@ class Models:
             row = self._core.row(writer, name, version)
             info = self.info(name, writer)
             alias = aliases.check_settable(info, alias)
+            check_unprotected(info, alias)
             if aliases.user_aliases(info).get(alias) != row.version:
                 writer.set_model_attribute(name, ALIAS, alias, json.dumps(row.version), row)
         return row.version
@@ -82,6 +84,7 @@ class Models:
                                "it cannot be removed")
         with self._core.write() as writer:
             info = self.info(name, writer)
+            check_unprotected(info, alias)
             held = aliases.user_aliases(info)
             if alias not in held:
                 listing = ", ".join(held) if held else "none"

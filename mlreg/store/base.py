@@ -212,6 +212,12 @@ class StoreWriter(StoreReader):
         events already recorded keep the name they were written with. AlreadyExists when
         a version is registered under ``new_name``; NotFound when none is under ``name``."""
 
+    def lock_model(self, name: str) -> None:
+        """Hold, until this unit of work ends, the lock that makes writers of the model
+        ``name``'s aliases take turns: what makes a promotion's read-check-write a
+        compare-and-set. Nothing to do for a store whose writer is exclusive already
+        (the DuckDB file); PostgreSQL takes a transaction-scoped advisory lock."""
+
     # -- whole-registry writes (what `mlreg copy` writes) ------------------------------------
     @abstractmethod
     def import_version(self, version: NewVersion | None, events: list[Event], deployments: list[Deployment],

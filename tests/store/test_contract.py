@@ -433,3 +433,34 @@ def test_a_registry_exported_and_imported_is_the_same(store, store_url, tmp_path
     with target.write("bob", T0) as w:  # numbering goes on after the copied events
         w.set_attribute(w.version("m", "1"), TAG, "stage", '"x"')
     assert events(target)[-1]["EVENT_ID"] > history[-1].event_id
+
+
+LOCKER = """
+import sys
+from datetime import datetime, timezone
+from mlreg.errors import RegistryBusy
+from mlreg.store import open_store
+store = open_store(sys.argv[1], timeout=0.5)
+try:
+    with store.write("other", datetime.now(timezone.utc)) as w:
+        w.lock_model(sys.argv[2])
+except RegistryBusy:
+    print("busy")
+else:
+    print("locked")
+"""
+
+
+def test_lock_model_makes_writers_of_one_model_take_turns(store, store_url):
+    """While a unit of work holds a model's lock, another process cannot take it (it
+    gives up with RegistryBusy after its timeout); once the holder ends, it can."""
+    def other(name: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", LOCKER, store_url, name], env=subprocess_env(),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    with store.write("holder", datetime.now(timezone.utc)) as writer:
+        writer.lock_model("m")
+        assert other("m") == "busy"
+    assert other("m") == "locked"

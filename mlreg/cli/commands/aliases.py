@@ -1,6 +1,7 @@
 """Aliases and models as a whole: ``mlreg alias set|unset|list`` and
 ``mlreg model list|show|default|describe|rename|tag``."""
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -8,7 +9,7 @@ import typer
 from mlreg.cli import complete
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format, Table
-from mlreg.cli.params import FormatOpt, NameArg, VersionArg
+from mlreg.cli.params import AsOfOpt, FormatOpt, NameArg, VersionArg
 
 AliasArg = Annotated[str, typer.Argument(
     metavar="ALIAS", show_default=False, help="Alias name (case-insensitive; kept upper-cased).",
@@ -46,16 +47,68 @@ def unset_alias(ctx: typer.Context, name: NameArg, alias: AliasArg) -> None:
 
 @alias_app.command("list")
 @funnel
-def list_aliases(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.table) -> None:
+def list_aliases(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.table, as_of: AsOfOpt = None) -> None:
     """List the aliases of a model and the versions they name: those set, then the system's
-    DEFAULT, FIRST and LAST (column SYSTEM)."""
+    DEFAULT, FIRST and LAST (column SYSTEM). With --as-of, the aliases set at that moment
+    (from the history)."""
     from mlreg.registry import aliases
 
     state = get_state(ctx)
+    if as_of is not None:
+        past = state.registry().as_of(as_of).get_aliases(name)
+        state.out.table(Table(["ALIAS", "VERSION", "SYSTEM"], [(a, v, False) for a, v in past.items()]), fmt)
+        return
     info = state.registry().models.info(name)
     rows: list[tuple[str, str | None, bool]] = [(a, v, False) for a, v in aliases.user_aliases(info).items()]
     rows += [(a, aliases.resolve(info, a), True) for a in aliases.SYSTEM_ALIASES]
     state.out.table(Table(["ALIAS", "VERSION", "SYSTEM"], rows), fmt)
+
+
+@alias_app.command("protect")
+@funnel
+def protect_alias(
+    ctx: typer.Context,
+    name: NameArg,
+    alias: AliasArg,
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", show_default=False,
+                                         help="Policy file (TOML) every promotion to the alias must pass.")],
+) -> None:
+    """Protect an alias with a policy stored in the registry: it then moves only through
+    `mlreg promote`, which applies the policy; `alias set`/`unset` of it exit 7. Recorded
+    in the history (as is `unprotect`)."""
+    state = get_state(ctx)
+    stored = state.registry().protect_alias(name, alias, policy)
+    state.out.message(f"Protected alias {alias.upper()} of {name} with policy {stored.name}")
+
+
+@alias_app.command("unprotect")
+@funnel
+def unprotect_alias(ctx: typer.Context, name: NameArg, alias: AliasArg) -> None:
+    """Remove the protection of an alias (exit 3 when it has none)."""
+    state = get_state(ctx)
+    state.registry().unprotect_alias(name, alias)
+    state.out.message(f"Alias {alias.upper()} of {name} is no longer protected")
+
+
+@alias_app.command("history")
+@funnel
+def alias_history(
+    ctx: typer.Context,
+    name: NameArg,
+    alias: Annotated[Optional[str], typer.Argument(
+        metavar="ALIAS", show_default=False, help="Only this alias (default: every alias of the model).",
+        autocompletion=complete.when_completing(complete.alias_names))] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every version that has held the model's aliases, oldest first: ALIAS, VERSION, FROM,
+    TO (empty while it holds it), ROLE, PREVIOUS, POLICIES (names, sha256 and results of
+    the policies a promotion passed)."""
+    from mlreg.cli.output import Table as T
+
+    state = get_state(ctx)
+    rows = state.registry().get_alias_history(name, alias)
+    columns = ["ALIAS", "VERSION", "FROM", "TO", "ROLE", "PREVIOUS", "POLICIES"]
+    state.out.table(T(columns, [tuple(r[c] for c in columns) for r in rows]), fmt)
 
 
 def _model_rows(infos: list) -> Table:

@@ -9,7 +9,14 @@ from mlreg.cli import complete
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
 from mlreg.cli.params import (
-    VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, key_value_pairs, parse_metric_value,
+    VALUE_MAY_START_WITH_DASH,
+    AsOfOpt,
+    FormatOpt,
+    NameArg,
+    VersionArg,
+    key_value_pairs,
+    parse_metric_value,
+    reader,
 )
 from mlreg.errors import UsageError
 
@@ -24,20 +31,22 @@ metric_app = typer.Typer(
 
 @metric_app.command("list")
 @funnel
-def list_metrics(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table) -> None:
+def list_metrics(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table,
+                 as_of: AsOfOpt = None) -> None:
     """List the metrics of a model version (values as JSON; with --format json, one object)."""
     state = get_state(ctx)
-    state.out.mapping(state.registry().get_metrics(name, version), fmt, key="METRIC")
+    state.out.mapping(reader(state, as_of).get_metrics(name, version), fmt, key="METRIC")
 
 
 @metric_app.command("get")
 @funnel
 def get_metric(
-    ctx: typer.Context, name: NameArg, version: VersionArg, metric: MetricArg, fmt: FormatOpt = Format.table
+    ctx: typer.Context, name: NameArg, version: VersionArg, metric: MetricArg, fmt: FormatOpt = Format.table,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Print the JSON value of one metric (exit 3, listing the metrics there are, when absent)."""
     state = get_state(ctx)
-    state.out.value(state.registry().get_metric_value(name, version, metric), fmt, raw_string=False)
+    state.out.value(reader(state, as_of).get_metric_value(name, version, metric), fmt, raw_string=False)
 
 
 @metric_app.command("set", context_settings=VALUE_MAY_START_WITH_DASH)

@@ -8,14 +8,17 @@ import typer
 
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
+from mlreg.cli.github import GithubOutputOpt, SummaryOpt, write_outputs, write_summary
 from mlreg.cli.params import (
     MAX_LIMIT,
     VALUE_MAY_START_WITH_DASH,
+    AsOfOpt,
     FormatOpt,
     NameArg,
     VersionArg,
     parse_metric_pairs,
     parse_pairs,
+    reader,
     split_columns,
 )
 from mlreg.errors import UsageError
@@ -71,11 +74,14 @@ def log(
     embed_local_ml_library: Annotated[bool, typer.Option(
         "--embed-local-ml-library", help="Embed a copy of the installed mlreg in the package.")] = False,
     fmt: FormatOpt = Format.table,
+    github_output: GithubOutputOpt = False,
+    summary: SummaryOpt = False,
 ) -> None:
     """Log a model: package it, store it on the stage and register it.
 
     Prints the new model ID (with --format json, an object with ID, NAME and VERSION).
-    A version that exists already is refused with exit 4.
+    A version that exists already is refused with exit 4. --github-output writes id,
+    name and version.
     """
     from mlreg.cli import inputs
     from mlreg.data import readers
@@ -108,6 +114,8 @@ def log(
         state.out.value(model_id, fmt)
     else:
         state.out.record({"ID": model_id, "NAME": name, "VERSION": version}, fmt)
+    write_outputs(github_output, {"id": model_id, "name": name, "version": version}, state.out)
+    write_summary(summary, f"### Logged {name}/{version}\n\nID `{model_id}`\n", state.out)
 
 
 @funnel
@@ -128,13 +136,17 @@ def list_(
         "--order-by", metavar="EXPR", help="SQL ORDER BY expression, e.g. 'CREATION_TIME DESC'.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=0, max=MAX_LIMIT, help="At most N rows.")] = None,
     fmt: FormatOpt = Format.table,
+    as_of: AsOfOpt = None,
 ) -> None:
     """List model versions, oldest first.
 
     Columns: ID, NAME, VERSION, TYPE, URI, CREATION_TIME, CREATION_ROLE, CREATION_CONTEXT,
     CREATION_ENVIRONMENT_SPEC, DESCRIPTION, TAGS, METRICS, INPUT_SPEC, OUTPUT_SPEC; unless
     --columns is given, ALIASES follows VERSION: the aliases naming each version (those
-    set with `mlreg alias set`, then DEFAULT, FIRST, LAST). An invalid --where, --order-by or --columns expression exits 2.
+    set with `mlreg alias set`, then DEFAULT, FIRST, LAST). An invalid --where, --order-by or --columns
+    expression exits 2. With --as-of, the versions of that moment from the history, with the
+    description, tags and metrics they had; columns ID, NAME, VERSION, TYPE, URI,
+    CREATION_TIME, CREATION_ROLE, DESCRIPTION, TAGS, METRICS, DELETED (deleted since).
     """
     from mlreg.cli import query
 
@@ -144,6 +156,13 @@ def list_(
         wanted = query.LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
     registry = state.registry()
+    if as_of is not None:
+        with registry.as_of(as_of).scan() as past:  # replayed where the history lies: no copy
+            rel = query.filter_models(past, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
+                                      columns=wanted)
+            table = query.fetch(rel, utc_text=True)
+        state.out.table(table, fmt)
+        return
     with registry.versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
         table = query.fetch(rel, utc_text=True)
@@ -172,15 +191,17 @@ def _with_aliases(table: Any, registry: Any, name: str | None) -> Any:
 
 
 @funnel
-def show(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table) -> None:
+def show(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table,
+         as_of: AsOfOpt = None) -> None:
     """Show everything about one model version, including its manifest.
 
-    Nothing is unpickled: this is safe on models from registries you do not trust.
+    Nothing is unpickled: this is safe on models from registries you do not trust. With
+    --as-of, the version as it was then (also when deleted since), without its manifest.
     """
     from mlreg.cli.output import jsonable
 
     state = get_state(ctx)
-    record = state.registry().describe_model(name, version)
+    record = reader(state, as_of).describe_model(name, version)
     state.out.record({k: jsonable(v, k in SHOW_JSON) for k, v in record.items()}, fmt)
 
 
@@ -192,12 +213,15 @@ def describe(
     text: Annotated[Optional[str], typer.Argument(
         metavar="TEXT", show_default=False, help="New description; '-' reads it from stdin. Omit to print it.")] = None,
     fmt: FormatOpt = Format.table,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Print the description of a model version, or set it."""
     state = get_state(ctx)
     registry = state.registry()
+    if as_of is not None and text is not None:
+        raise UsageError("--as-of reads the past; it cannot set a description")
     if text is None:
-        description = registry.get_model_description(name, version)
+        description = reader(state, as_of).get_model_description(name, version)
         if description is not None or fmt is not Format.table:
             state.out.value(description, fmt)
         return

@@ -7,7 +7,7 @@ import typer
 from mlreg.cli import complete
 from mlreg.cli.context import funnel, get_state
 from mlreg.cli.output import Format
-from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, FormatOpt, NameArg, VersionArg, key_value_pairs
+from mlreg.cli.params import VALUE_MAY_START_WITH_DASH, AsOfOpt, FormatOpt, NameArg, VersionArg, key_value_pairs, reader
 
 TagArg = Annotated[str, typer.Argument(metavar="TAG", show_default=False, help="Tag name.",
                                        autocompletion=complete.when_completing(complete.tag_names))]
@@ -20,18 +20,20 @@ tag_app = typer.Typer(
 
 @tag_app.command("list")
 @funnel
-def list_tags(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table) -> None:
+def list_tags(ctx: typer.Context, name: NameArg, version: VersionArg, fmt: FormatOpt = Format.table,
+              as_of: AsOfOpt = None) -> None:
     """List the tags of a model version (with --format json, one object)."""
     state = get_state(ctx)
-    state.out.mapping(state.registry().get_tags(name, version), fmt, key="TAG")
+    state.out.mapping(reader(state, as_of).get_tags(name, version), fmt, key="TAG")
 
 
 @tag_app.command("get")
 @funnel
-def get_tag(ctx: typer.Context, name: NameArg, version: VersionArg, tag: TagArg, fmt: FormatOpt = Format.table) -> None:
+def get_tag(ctx: typer.Context, name: NameArg, version: VersionArg, tag: TagArg, fmt: FormatOpt = Format.table,
+            as_of: AsOfOpt = None) -> None:
     """Print the value of one tag (exit 3, listing the tags there are, when it is absent)."""
     state = get_state(ctx)
-    state.out.value(state.registry().get_tag_value(name, version, tag), fmt)
+    state.out.value(reader(state, as_of).get_tag_value(name, version, tag), fmt)
 
 
 @tag_app.command("set", context_settings=VALUE_MAY_START_WITH_DASH)

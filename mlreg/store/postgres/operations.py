@@ -140,6 +140,11 @@ class PgWriter(PgModelWrites, PgReader, StoreWriter):
         row = self._one(_VERSION + " WHERE name = %s AND version = %s FOR UPDATE", [name, version])
         return _version(row) if row is not None else None
 
+    def lock_model(self, name: str) -> None:
+        # transaction-scoped: released by the COMMIT or ROLLBACK that ends this unit of work
+        self._cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/model/' || %s, 0))",
+                          [name])
+
     def _lock(self, row: ModelRow) -> None:
         if self._one("SELECT 1 FROM models WHERE id = %s FOR UPDATE", [row.id]) is None:
             raise NotFound(f"The model {row.name}/{row.version} does not exist in the current registry.")
