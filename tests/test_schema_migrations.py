@@ -30,8 +30,14 @@ SCHEMAS = Path(__file__).parent / "data" / "schemas"
 FIXTURES = sorted(SCHEMAS.glob("schema-*"), key=lambda p: int(p.name.split("-")[1]))
 
 
+# schema versions no mlreg release ever wrote: m003 (registry identity) and m004 (models and
+# aliases) were released together, so a registry is at schema 2 or 4, never 3
+UNRELEASED = {3}
+
+
 def test_there_is_a_fixture_for_every_released_schema():
-    assert [int(p.name.split("-")[1]) for p in FIXTURES] == list(range(1, migrations.SCHEMA_VERSION + 1))
+    released = [n for n in range(1, migrations.SCHEMA_VERSION + 1) if n not in UNRELEASED]
+    assert [int(p.name.split("-")[1]) for p in FIXTURES] == released
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[p.name for p in FIXTURES])

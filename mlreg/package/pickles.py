@@ -26,7 +26,6 @@ back to ``pickle.load``. The index is covered by the file's sha256 like the rest
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -198,7 +197,9 @@ def read_verified(path: Path, expected: str, algorithm: str = hashing.SHA256) ->
                 return None  # not unpickled by mlreg: read again by its library
             # a pickle without an index: read whole, hash, and unpickle these very bytes
             data = _read(f, 0, size)
-            digest = hashlib.sha256(data).hexdigest()
+            hasher = hashing.new_hasher(algorithm)
+            hasher.update(data)
+            digest = hasher.hexdigest()
             if digest == expected:
                 with _kept_lock:
                     _kept[_key(path)] = (data, [])
