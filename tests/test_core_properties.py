@@ -13,7 +13,19 @@ from tests.fixtures.models import SumModel
 import numpy as np
 from tests.jsoncompare import same
 
-keys = st.text(min_size=1, max_size=40).filter(lambda s: "=" not in s and not any(ord(c) < 32 or ord(c) == 127 for c in s))
+def _valid_key(text: str) -> bool:
+    from mlreg.errors import InvalidInput
+    from mlreg.names import validate_key
+
+    try:
+        validate_key(text)
+    except InvalidInput:
+        return False
+    return True
+
+
+# the names validate_key accepts (no '=', no control, invisible or bidi formatting characters)
+keys = st.text(min_size=1, max_size=40).filter(_valid_key)
 tag_values = st.text(max_size=100).filter(lambda s: "\x00" not in s)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)

@@ -182,5 +182,5 @@ def test_on_a_postgresql_registry_with_a_schema(pg_url, hermetic_env):
     assert Registry(session, database_name="ML").models() == []  # PUBLIC is another registry
     history = ModelRegistry(session, database_name="ML", schema_name="DEV").get_history()
     kinds = [r[0] for r in history.filter("ATTRIBUTE_NAME IN ('ALIAS', 'DEFAULT_VERSION', 'MODEL_TAG', 'MODEL_NAME')")
-             .project("ATTRIBUTE_NAME").fetchall()]
+             .select("ATTRIBUTE_NAME").collect()]
     assert kinds == ["ALIAS", "DEFAULT_VERSION", "MODEL_TAG", "MODEL_NAME"]

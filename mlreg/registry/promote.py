@@ -113,6 +113,13 @@ class Promoter:
         reports = tuple(self._promotion.gate(model_name, row.version, p) for p in policies)
         failed = [f"{r.policy}: {', '.join(r.failed)}" for r in reports if not r.passed]
         if failed:
+            with self._core.read() as reader:  # the rules may have read a holder that moved since
+                current = reader.model(model_name)
+                now = aliases.user_aliases(current).get(key) if current is not None else None
+            if now != before:
+                raise PromotionConflict(
+                    f"alias {key} of {model_name} moved from {_holder_text(before)} to {_holder_text(now)} "
+                    "while the policy was checked; nothing changed")
             raise GateFailed(f"promotion of {model_name}/{row.version} to {key} refused: rules failed "
                              f"({'; '.join(failed)})")
         record = json.dumps({"policies": [{"policy": r.policy, "sha256": r.policy_sha256, "passed": r.passed,

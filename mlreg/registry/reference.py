@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
+from mlreg.registry.promote import UNSET
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,7 +16,10 @@ if TYPE_CHECKING:
 
     from mlreg.frame import DataFrame
     from mlreg.records import Deployment, ModelRow
+    from mlreg.policy import Policy
+    from mlreg.registry.gate import GateReport
     from mlreg.registry.maintenance import VerifyResult
+    from mlreg.registry.promote import PromotionResult
     from mlreg.runtime.spec import ScoringSpec
     from mlreg.spark.udf import SparkFunction
     from mlreg.registry.registry import ModelRegistry
@@ -158,6 +162,30 @@ class ModelReference:
         """Verify the package and return the original Python object (runs its pickle:
         load only from registries you trust)."""
         return self._registry.load_model(self._name, self._version)
+
+    # aliases and promotion
+    def set_alias(self, alias: str) -> str:
+        """Point ``alias`` of the model at this version (moving it from another version);
+        returns the alias as stored (upper-cased)."""
+        return self._registry.set_alias(self._name, alias, self._version)
+
+    def set_default_version(self) -> str:
+        """Make this version the model's default version (the alias DEFAULT)."""
+        return self._registry.set_default_version(self._name, self._version)
+
+    def gate(self, policy: "Policy | str | Path") -> "GateReport":
+        """Evaluate every rule of a policy over this version (nothing is changed)."""
+        return self._registry.gate(self._name, self._version, policy)
+
+    def promote(self, alias: str, policy: "Policy | str | Path | None" = None,
+                expect: "str | None" = UNSET) -> "PromotionResult":
+        """Move ``alias`` to this version once its policies pass, as a compare-and-set
+        (see ``ModelRegistry.promote``)."""
+        return self._registry.promote(self._name, self._version, alias, policy, expect)
+
+    def model_card(self) -> str:
+        """A Markdown model card of this version, generated from the registry."""
+        return self._registry.model_card(self._name, self._version)
 
     def delete_model(self, delete_artifact: bool = True) -> None:
         """Remove the model's entry (its history stays) and its deployments, and delete its

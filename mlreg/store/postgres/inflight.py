@@ -11,10 +11,12 @@ store uses it for writes inside the marker's block): while the marker is held th
 registration can commit, and if the connection was lost, and with it the marker, the
 registration fails instead of registering a package that ``gc`` may have removed.
 
-``is_held`` asks with ``pg_try_advisory_lock``. A publisher just killed on this machine
-still holds its lock for the moment its server process needs to notice; when the row
-names a process of this host that is gone, ``is_held`` waits for the lock (bounded by
-the session's lock_timeout) instead of reporting that dead publication as live.
+A publication that ends unlocks before it closes its connection, so the marker is free
+the moment ``marked`` returns. ``is_held`` asks with ``pg_try_advisory_lock``. A
+publisher just killed on this machine still holds its lock for the moment its server
+process needs to notice; when the row names a process of this host that is gone,
+``is_held`` waits for the lock (bounded by the session's lock_timeout) instead of
+reporting that dead publication as live.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def marked(connector: "Connector", package_id: str) -> Iterator[Any]:
             if not (conn.closed or conn.broken):
                 conn.execute("DELETE FROM inflight WHERE package_id = %s AND backend_pid = pg_backend_pid()",
                              [package_id])
+                # Let go here, not by closing: the server ends a closed session's backend (and frees
+                # its locks) a moment after close() returns, so another client asking right after
+                # would still see this marker held.
+                conn.execute("SELECT pg_advisory_unlock(%s)", [key])
         except Exception:  # noqa: BLE001 - the row is only a note; the lock goes with the connection
             pass
         finally:
