@@ -30,3 +30,18 @@ def mkdirs(path: Path) -> None:
         except FileExistsError:
             continue
         no_world_write(d)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a file created, renamed or removed in it) durable; best
+    effort where the filesystem cannot sync a directory."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

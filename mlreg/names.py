@@ -53,6 +53,21 @@ def has_invisible(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in text)
 
 
+def validate_text(value: object, what: str) -> str:
+    """A free text (a description): a string of valid Unicode. A byte the shell could not
+    decode arrives as a lone surrogate, which no UTF-8 file or database can store."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"{what} is not valid UTF-8: {value[exc.start]!r} at position {exc.start} "
+                           "(a byte that is not UTF-8 text)") from None
+    return value
+
+
 def validate_tag_value(value: object, tag_name: str) -> str:
     """Tag values are strings; numbers and booleans are accepted and stored as text."""
     if isinstance(value, bool):
@@ -63,6 +78,4 @@ def validate_tag_value(value: object, tag_name: str) -> str:
         raise InvalidInput(
             f"value of tag {tag_name!r} must be a string, not {type(value).__name__}"
         )
-    if "\x00" in value:
-        raise InvalidInput(f"value of tag {tag_name!r} must not contain a NUL character")
-    return value
+    return validate_text(value, f"value of tag {tag_name!r}")

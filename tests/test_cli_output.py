@@ -129,7 +129,7 @@ def test_plain_table_escapes_and_aligns_on_the_escaped_text():
         "K      V          LAST",
         "a\\tb   c:\\\\d      x",
         "plain  ünïcode €  y",
-        "       \x1b[31m      line\\nbreak",  # other control characters are kept as they are
+        "       \\x1b[31m   line\\nbreak",  # every control character escaped: nothing a terminal acts on
     ]
 
 

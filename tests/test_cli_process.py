@@ -148,6 +148,24 @@ def test_terminal_table_and_no_color(registry_with_model):
     assert "Error: The model m/404 does not exist" in error and "\x1b" not in error
 
 
+def test_free_text_cannot_drive_the_terminal(registry_with_model, mlreg_bin):
+    """Escape sequences, C1 codes and bidi overrides in a description or a tag are shown
+    escaped on a terminal (the lines of a description kept), and as stored when piped."""
+    text = "evil \x1b]0;title\x07\x1b[2J\x1b[31mred\x1b[0m \u202eabc\x85\nsecond line"
+    assert mlreg_bin("describe", "m", "1", text).exit_code == 0
+    assert mlreg_bin("tag", "set", "m", "1", "note", "x\x1b[31mred").exit_code == 0
+    env = subprocess_env({"TERM": "xterm-256color", "COLUMNS": "200", "NO_COLOR": "1"})
+    for args in (["describe", "m", "1"], ["show", "m", "1"], ["tag", "list", "m", "1"], ["list"]):
+        out = run_on_terminal(args, env)
+        assert "\x1b]" not in out and "\x1b[2J" not in out and "\x1b[31m" not in out and "\u202e" not in out, args
+        assert "\x85" not in out, args
+    described = run_on_terminal(["describe", "m", "1"], env)
+    assert "evil \\x1b]0;title\\x07\\x1b[2J\\x1b[31mred\\x1b[0m \\u202eabc\\x85" in described
+    assert "second line" in described.splitlines()[-1]
+    assert r"x\x1b[31mred" in run_on_terminal(["tag", "list", "m", "1"], env)
+    assert mlreg_bin("describe", "m", "1").stdout == text + "\n"  # piped: the text as stored
+
+
 def test_busy_registry_subprocess(registry_with_model, mlreg_bin, hermetic_env):
     fd = os.open(Path(hermetic_env) / "MODEL_REGISTRY.duckdb.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)

@@ -254,6 +254,52 @@ def test_a_corrupt_block_read_by_history_is_reported_as_corruption_not_as_an_opt
     assert 6 in seen  # some block holds the history
 
 
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 4] = bytes(b ^ 0xFF for b in data[offset:offset + 4])
+    path.write_bytes(bytes(data))
+
+
+def test_a_write_that_meets_a_corrupt_block_saves_nothing(models, registry, hermetic_env, cli):
+    """4 bytes flipped in each block in turn, then `tag set`: it either succeeds (exit 0,
+    the tag readable), or says the file is corrupt (exit 6) and saved nothing: no WAL left,
+    and with the bytes flipped back the registry reads as before. It used to exit 1 with
+    the tag saved anyway (committed to the WAL, whose checkpoint met the corrupt block)."""
+    path = registry.store.path
+    wal = path.with_name(path.name + ".wal")
+    good = path.read_bytes()
+    before = cli("tag", "list", "b", "1", "--format", "json").stdout
+    outcomes = set()
+    for offset in range(16384 + 8192, len(good), 16384):
+        path.write_bytes(good)
+        _flip(path, offset)
+        run = cli("tag", "set", "b", "1", "k2", "v2")
+        assert run.exit_code in (0, 6), (offset, run)
+        if run.exit_code == 6:
+            assert "corrupt" in run.stderr, (offset, run.stderr)
+            assert not wal.exists(), offset
+            _flip(path, offset)
+            assert cli("tag", "list", "b", "1", "--format", "json").stdout == before, offset
+            if "not saved" in run.stderr:
+                outcomes.add("refused after commit")
+                after_commit = offset
+            else:
+                outcomes.add("refused")
+        else:
+            assert json.loads(cli("tag", "list", "b", "1", "--format", "json").stdout).get("k2") == "v2", offset
+            outcomes.add("saved")
+    assert outcomes == {"saved", "refused", "refused after commit"}  # every path was taken
+    # a log there: refused, nothing registered, and its package removed from the stage again
+    path.write_bytes(good)
+    _flip(path, after_commit)
+    with pytest.raises(IntegrityError, match="not saved"):
+        registry.log_model(SumModel(), "c", "1", signatures=SIGNATURES)
+    _flip(path, after_commit)
+    assert [m["NAME"] for m in json.loads(cli("list", "--format", "json").stdout)] == ["a", "b"]
+    assert registry.gc(dry_run=True) == []
+    path.write_bytes(good)
+
+
 # -- BLAKE3 beside sha256 ---------------------------------------------------------------------------------
 def _drop_blake3(registry, model_id: str) -> None:
     """Make a version look logged before BLAKE3 was recorded (its manifest without it)."""

@@ -158,6 +158,10 @@ BAD_INVOCATIONS = [
     (["tag", "set", "m", "1", "k", "v"], {"MLREG_ROLE": "x" * 100_000}, 1, "invalid role"),
     (["metric", "set", "m", "1", "big", "1e400"], {}, 1, "out of the range of a double"),
     (["metric", "set", "m", "1", "tiny", "[1, 1e-400]"], {}, 1, "out of the range of a double"),
+    # a byte the shell could not decode as UTF-8 (Python sees a lone surrogate): refused, not a database error
+    (["tag", "set", "m", "1", "k", "a\udc9bb"], {}, 1, "value of tag 'k' is not valid UTF-8"),
+    (["metric", "set", "m", "1", "k", '"a\udc9bb"'], {}, 1, "metric value at $ is not valid UTF-8"),
+    (["describe", "m", "1", "x\udc9b"], {}, 1, "description is not valid UTF-8"),
 ]
 
 
@@ -169,6 +173,33 @@ def test_bad_invocations_are_one_line_errors_that_change_nothing(args, extra, co
     assert_one_line_error(proc.stderr)
     assert message in proc.stderr
     assert fingerprint(hermetic_env) == before
+
+
+@pytest.mark.parametrize("spec", ["bad spec!!", "--index-url=http://evil/simple", "-r other.txt", "pkg>=1 extra"])
+def test_pip_requirements_must_be_pep_508(spec, logged, hermetic_env, tmp_path):
+    """A requirement goes into the package's requirements.txt, which pip obeys: an option
+    there (another index) or a malformed line is refused when the model is logged."""
+    import pickle
+
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(SumModel()))
+    sample = tmp_path / "sample.csv"
+    sample.write_text("a,b\n1.0,2.0\n")
+    before = fingerprint(hermetic_env)
+    proc = mlreg("log", str(model), "--name", "p", "--version", "1", "--sample-input", str(sample),
+                 "--pip-requirement", spec)
+    assert proc.returncode == 1, proc.stderr
+    assert_one_line_error(proc.stderr)
+    assert f"pip requirement {spec!r} is not a PEP 508 requirement" in proc.stderr
+    assert fingerprint(hermetic_env) == before
+    with pytest.raises(InvalidInput, match="not a PEP 508 requirement"):
+        logged.log_model(SumModel(), "p", "1", signatures=SIGNATURES, pip_requirements=["ok>=1", spec])
+    # what PEP 508 allows is kept as written: versions, extras, markers, direct URLs
+    good = ["scikit-learn>=1.3", "requests[socks]==2.*", "tomli; python_version < '3.11'",
+            "pkg @ https://example.com/pkg-1.0-py3-none-any.whl"]
+    logged.log_model(SumModel(), "p", "2", signatures=SIGNATURES, pip_requirements=good)
+    manifest = json.loads(mlreg("show", "p", "2", "--format", "json").stdout)["MANIFEST"]
+    assert manifest["pip_requirements"] == good
 
 
 # -- code paths ----------------------------------------------------------------------------------

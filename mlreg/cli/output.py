@@ -292,7 +292,7 @@ class Output:
         if fmt in (Format.json, Format.jsonl) or not (raw_string and isinstance(value, str)):
             self._write(dump_json(jsonable(value)) + "\n")
         else:
-            self._write(value + "\n")
+            self._write((visible_text(value) if is_terminal(sys.stdout) else value) + "\n")
 
     def _rich_table(self, cols: list[str], rows: list[list[str]]) -> None:
         from rich import box
@@ -309,15 +309,37 @@ class Output:
             table.add_column(c, no_wrap=whole, overflow="fold", min_width=least_here)
             least += least_here
         for r in rows:
-            table.add_row(*r)
+            table.add_row(*map(visible_text, r))
         console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, markup=False)
         if least > console.width:  # wider than the terminal rather than a column dropped
             console.width = least
         console.print(table)
 
 
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    """A character as the escape Python would write it (``\\x1b``, ``\\u202e``)."""
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _one_line(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    """``text`` on one line, nothing a terminal would act on: backslashes, line breaks, tabs,
+    control characters (escape sequences, C1 codes) and invisible formatting characters
+    (bidi overrides) written as their escapes."""
+    return "".join(c if c.isprintable() and c != "\\" else _escape(c) for c in text)
+
+
+def visible_text(text: str) -> str:
+    """A free text (a description) for a terminal: its lines and tabs kept, every other
+    character a terminal would act on (escape sequences, C1 codes, bidi overrides) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else _escape(c) for c in text)
 
 
 def _nothing_to_escape(text: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from mlreg import jsonvalue
 from mlreg.errors import InvalidInput, NotFound
-from mlreg.names import validate_key, validate_tag_value
+from mlreg.names import validate_key, validate_tag_value, validate_text
 from mlreg.records import DESCRIPTION, METRIC, TAG
 from mlreg.registry.core import RegistryCore
 
@@ -45,8 +45,7 @@ class Metadata:
 
     # -- writing ---------------------------------------------------------------------
     def set_description(self, model_name: str, model_version: str, description: str) -> None:
-        if not isinstance(description, str):
-            raise InvalidInput(f"description must be a string, not {type(description).__name__}")
+        validate_text(description, "description")
         self.set(model_name, model_version, DESCRIPTION, "", json.dumps(description))
 
     def set_tag(self, model_name: str, model_version: str, tag_name: str, tag_value: Any) -> None:

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mlreg.errors import AlreadyExists, InvalidInput, NotFound
-from mlreg.names import validate_key, validate_name, validate_tag_value
+from mlreg.names import validate_key, validate_name, validate_tag_value, validate_text
 from mlreg.records import ALIAS, DEFAULT_VERSION, MODEL_DESCRIPTION, MODEL_TAG, ModelInfo
 from mlreg.registry import aliases
 from mlreg.registry.core import RegistryCore
@@ -103,8 +103,7 @@ class Models:
 
     # -- description, tags, name -------------------------------------------------------------
     def set_description(self, name: str, text: str) -> None:
-        if not isinstance(text, str):
-            raise InvalidInput(f"description must be a string, not {type(text).__name__}")
+        validate_text(text, "description")
         with self._core.write() as writer:
             self.info(name, writer)
             writer.set_model_attribute(name, MODEL_DESCRIPTION, "", json.dumps(text, ensure_ascii=False))

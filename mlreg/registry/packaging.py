@@ -57,6 +57,22 @@ def check_string_list(values: Sequence[str] | None, what: str) -> list[str]:
     return list(values)
 
 
+def check_pip_requirements(values: Sequence[str] | None) -> list[str]:
+    """Each a PEP 508 requirement (``name[extras] specifier ; marker`` or ``name @ URL``):
+    never a pip option such as ``--index-url=...``, which requirements.txt would obey."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    checked = check_string_list(values, "pip_requirements")
+    for spec in checked:
+        try:
+            Requirement(spec)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            raise InvalidInput(f"pip requirement {spec!r} is not a PEP 508 requirement "
+                               f"(e.g. 'scikit-learn>=1.3'): {reason}") from None
+    return checked
+
+
 def check_code_paths(code_paths: Sequence[str | Path] | None) -> list[Path]:
     if code_paths is None:
         return []

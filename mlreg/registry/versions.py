@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlreg import _faults, jsonvalue
 from mlreg.errors import AlreadyExists, InvalidInput, MlregError
-from mlreg.names import validate_key, validate_name, validate_tag_value
+from mlreg.names import validate_key, validate_name, validate_tag_value, validate_text
 from mlreg.records import DESCRIPTION, METRIC, REGISTRATION, SET, TAG, Change, ModelRow, NewVersion
 from mlreg.registry.aliases import user_aliases
 from mlreg.registry.core import RegistryCore
@@ -113,14 +113,14 @@ class Versions:
 
         validate_name(model_name, "model name")
         validate_name(model_version, "model version")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput(f"description must be a string, not {type(description).__name__}")
+        if description is not None:
+            validate_text(description, "description")
         tag_values = {validate_key(k, "tag name"): validate_tag_value(v, k) for k, v in (tags or {}).items()}
         metric_values = {validate_key(k, "metric name"): jsonvalue.dumps(v) for k, v in (metrics or {}).items()}
         opts = packaging.check_options(options)
         paths = packaging.check_code_paths(code_paths)
         conda = packaging.check_string_list(conda_dependencies, "conda_dependencies")
-        pip = packaging.check_string_list(pip_requirements, "pip_requirements")
+        pip = packaging.check_pip_requirements(pip_requirements)
         self.check_new(model_name, model_version)
 
         model_id = uuid.uuid4().hex

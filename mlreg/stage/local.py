@@ -10,23 +10,10 @@ from typing import Iterable, Mapping
 
 from mlreg import _faults
 from mlreg.errors import IntegrityError, InvalidInput
-from mlreg.fsutil import mkdirs, no_world_write
+from mlreg.fsutil import fsync_dir, mkdirs, no_world_write
 from mlreg.package.verify import is_bytecode_cache
 from mlreg.package.hashing import NotRegularFile, blake3_path, sha256_path
 from mlreg.stage.base import MANIFEST_MAX_BYTES, TMP_PREFIX, Stage, StageEntry, temp_name
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -39,7 +26,7 @@ def _fsync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         no_world_write(dirpath, os.stat(dirpath).st_mode)
-        _fsync_dir(Path(dirpath))
+        fsync_dir(Path(dirpath))
 
 
 class LocalStage(Stage):
@@ -73,7 +60,7 @@ class LocalStage(Stage):
         final = self._path(package_id)
         _faults.checkpoint("log:publish")
         os.rename(local_dir, final)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def abort(self, package_id: str, local_dir: Path) -> None:
         shutil.rmtree(local_dir, ignore_errors=True)

@@ -61,7 +61,7 @@ def log(
         "--conda-dependency", metavar="SPEC",
         help="Conda dependency, e.g. 'conda-forge::xgboost>=2'; repeatable.")] = None,
     pip_requirement: Annotated[Optional[list[str]], typer.Option(
-        "--pip-requirement", metavar="SPEC", help="Pip requirement, e.g. 'scikit-learn>=1.3'; repeatable.")] = None,
+        "--pip-requirement", metavar="SPEC", help="Pip requirement (PEP 508: name, extras, version, marker or @ URL; no pip options), e.g. 'scikit-learn>=1.3'; repeatable.")] = None,
     sample_input: Annotated[Optional[Path], typer.Option(
         "--sample-input", metavar="FILE",
         help="A few input rows (CSV, TSV, Parquet or JSON records) to infer the signature from.")] = None,

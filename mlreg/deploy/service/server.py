@@ -46,12 +46,14 @@ def serve(
     port: int = 0,
     workers: int = 1,
     token: str | None = None,
+    token_sha256: str | None = None,
     on_listen: Callable[[str, int], None] | None = None,
     log_level: str = "info",
     state_file: Path | None = None,
 ) -> None:
     """Serve ``spec`` until SIGTERM or SIGINT. ``token``: the bearer token requests
-    need (None: no authentication). ``on_listen(host, port)`` is called once the socket
+    need (None: no authentication); or ``token_sha256``, its digest, so that the caller
+    need not keep the token itself. ``on_listen(host, port)`` is called once the socket
     is bound (``port`` is the real one when 0 was asked). ``state_file``: where a worker
     that refuses to serve (its package changed) records it, for `deploy list`."""
     try:
@@ -64,9 +66,10 @@ def serve(
     from mlreg.deploy.service.app import build_app, token_digest
     from mlreg.errors import InvalidInput
 
-    if spec.get("auth") and not token:
+    digest = token_digest(token) if token else token_sha256
+    del token  # from here on only the digest is kept
+    if spec.get("auth") and not digest:
         raise InvalidInput(f"the service needs a bearer token: set {TOKEN_ENV}")
-    digest = token_digest(token) if token else None
     workers = max(1, int(workers))
     if workers == 1:
         factory = functools.partial(build_app, spec, digest, None)
@@ -201,21 +204,30 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--daemon needs --state-file")
         _daemonize(args.state_file)
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
-    # workers get its digest, not the token; a piped token never shows in /proc/<pid>/environ
+    # only the token's digest is kept, here and in the workers; a piped token never shows in
+    # /proc/<pid>/environ
     token = piped or os.environ.pop(TOKEN_ENV, None) or None
+    digest = _digest(token)
+    del token, piped
 
     def listening(host: str, port: int) -> None:
         print(f"mlreg service listening on {host}:{port}", file=sys.stderr, flush=True)
         _write_state(args.state_file, {"pid": os.getpid(), "port": port})
 
     try:
-        serve(spec, host=args.host, port=args.port, workers=args.workers, token=token, on_listen=listening,
+        serve(spec, host=args.host, port=args.port, workers=args.workers, token_sha256=digest, on_listen=listening,
               state_file=args.state_file)
     except Exception as e:  # noqa: BLE001 - the supervisor shows the log's last lines
         what = str(e) if isinstance(e, MlregError) else f"{type(e).__name__}: {e}"
         print(f"mlreg service failed: {what}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def _digest(token: str | None) -> str | None:
+    from mlreg.deploy.service.app import token_digest
+
+    return token_digest(token) if token else None
 
 
 if __name__ == "__main__":

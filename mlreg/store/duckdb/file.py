@@ -39,7 +39,7 @@ import duckdb
 
 from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
-from mlreg.fsutil import mkdirs, no_world_write
+from mlreg.fsutil import fsync_dir, mkdirs, no_world_write
 from mlreg.store.duckdb import migrations
 from mlreg.store.base import lock_timeout
 from mlreg.store.duckdb.locking import registry_lock
@@ -278,6 +278,18 @@ class RegistryFile:
             return IntegrityError(f"registry file {self.path} is corrupt or not a DuckDB database: {_first_line(exc)}")
         return MlregError(f"registry {self.path}: {_first_line(exc)}")
 
+    def _unsave(self, wal: Path, exc: Exception) -> IntegrityError:
+        """Undo a commit whose checkpoint found a corrupt block (still under the exclusive lock).
+
+        The commit is only in the WAL: the checkpoint that failed never switched the file's
+        header, so what it wrote went to free blocks. Removing the WAL (it held this commit
+        alone) leaves the registry as it was, and the write is reported as not saved."""
+        wal.unlink()
+        fsync_dir(self.path.parent)
+        reason = str(exc).split("Original error: ", 1)[-1]
+        return IntegrityError(f"registry file {self.path} is corrupt: {_first_line(RuntimeError(reason))}; "
+                              "the change was not saved")
+
     def _require(self) -> None:
         if not self.exists():
             raise NotFound(
@@ -296,6 +308,8 @@ class RegistryFile:
             committed = False
             kept = self._is_kept()  # then no one else can have changed the file since
             signature = None if kept else self._signature()
+            wal = self.path.with_name(self.path.name + ".wal")
+            wal_before = kept or wal.exists()  # a WAL of others' commits (a batch's, a crashed writer's)
             try:
                 with self._attached(read_only=False) as con:
                     if not kept:
@@ -311,6 +325,8 @@ class RegistryFile:
                     _faults.checkpoint("write:committed")
             except duckdb.Error as exc:
                 self._checked = None
+                if committed and not wal_before and _is_corruption(exc) and wal.exists():
+                    raise self._unsave(wal, exc) from None
                 if committed:
                     raise  # the checkpoint on detach failed after the COMMIT: not an MlregError
                 raise self._translate(exc) from None
