@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlreg.errors import IntegrityError, InvalidInput
+from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput
 from tests.fixtures.models import SumModel, tabular_data
 from tests.test_handlers_registry import CASES
 
@@ -225,6 +225,17 @@ def test_spark_deploy_refuses_bad_options_and_a_model_without_a_signature(regist
         registry.deploy("churn", "1", "d", platform="spark", options={"port": 1})
     with pytest.raises(InvalidInput, match="no target method 'transform'"):
         registry.deploy("churn", "1", "d", target_method="transform", platform="spark")
+
+
+def test_spark_names_differing_only_in_case(registry, churn):
+    """Spark SQL resolves functions case-insensitively: register_functions could not tell
+    Churn from churn. A warehouse deployment of that name is another platform's: allowed."""
+    registry.deploy("churn", "1", "Churn", platform="spark", permanent=True)
+    with pytest.raises(AlreadyExists, match="spark deployment Churn exists, and SQL function names ignore case"):
+        registry.deploy("churn", "1", "churn", platform="spark", permanent=True)
+    registry.deploy("churn", "1", "CHURN", platform="warehouse", permanent=True)
+    listed = registry.list_deployments().select("NAME, PLATFORM").fetchall()
+    assert sorted(listed) == [("CHURN", "warehouse"), ("Churn", "spark")]
 
 
 def test_cli_predict_on_spark_writes_parquet_and_csv(spark, registry, churn, cli, tmp_path):

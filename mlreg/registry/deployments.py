@@ -129,8 +129,8 @@ class Deployments:
             raise InvalidInput(
                 f"model {model_name}/{model_version} has no target method {target_method!r}; it has: {', '.join(methods)}"
             )
-        if plat is TargetPlatform.WAREHOUSE:
-            self._check_function_name(deployment_name)
+        if plat in (TargetPlatform.WAREHOUSE, TargetPlatform.SPARK):
+            self._check_function_name(deployment_name, plat)
         existing = self._find(deployment_name)
         if existing is not None and not replace:
             raise _exists(existing)
@@ -167,16 +167,17 @@ class Deployments:
             _TEMPORARY[key] = dep
         return dep
 
-    def _check_function_name(self, name: str) -> None:
-        """SQL function names ignore case: refuse a warehouse deployment whose name differs
-        from another's only in case (`mlreg sql` could not tell them apart)."""
+    def _check_function_name(self, name: str, platform: TargetPlatform) -> None:
+        """SQL function names ignore case, in DuckDB and in Spark SQL: refuse a warehouse
+        (or spark) deployment whose name differs from another's of that platform only in
+        case (`mlreg sql` and `register_functions` could not tell them apart)."""
         with self._core.read() as reader:
-            names = {d.name for d in reader.deployments(platform=TargetPlatform.WAREHOUSE.value)}
-        names |= {n for n, d in self._temporary().items() if d.platform is TargetPlatform.WAREHOUSE}
+            names = {d.name for d in reader.deployments(platform=platform.value)}
+        names |= {n for n, d in self._temporary().items() if d.platform is platform}
         clash = sorted(n for n in names if n != name and n.lower() == name.lower())
         if clash:
             raise AlreadyExists(
-                f"warehouse deployment {clash[0]} exists, and SQL function names ignore case: "
+                f"{platform.value} deployment {clash[0]} exists, and SQL function names ignore case: "
                 f"choose a name other than {name}"
             )
 
