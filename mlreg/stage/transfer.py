@@ -214,6 +214,7 @@ def _gcs_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, in
             data = f.read()
             h.update(data)
             sync(fs.loop, simple_upload, fs, bucket, name, data)
+            fs.invalidate_cache(key)  # as put_file: a listing cached before must not hide it
             advance(len(data))
             return h.hexdigest(), len(data)
         location = sync(fs.loop, initiate_upload, fs, bucket, name)
@@ -232,6 +233,7 @@ def _gcs_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, in
             except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
                 pass
             raise
+    fs.invalidate_cache(key)
     if sent != size:
         raise OSError(f"{src} changed size while it was uploaded ({size} -> {sent} bytes)")
     return h.hexdigest(), sent
