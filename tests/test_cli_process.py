@@ -71,6 +71,9 @@ def test_read_commands_import_no_frameworks(registry_with_model, args):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "duckdb" in names  # sanity: the parse found the imports
     assert names & HEAVY == set()
+    # nor the promotion machinery every registry carries: the rule parser, gates, diffs, cards
+    assert names & {"mlreg.policy", "mlreg.registry.gate", "mlreg.registry.diff", "mlreg.registry.card",
+                    "mlreg.registry.asof"} == set()
 
 
 def test_full_flow(mlreg_bin, registry_with_model):

@@ -24,10 +24,6 @@ class AliasLookup(Protocol):
     def __call__(self, model_name: str, alias: str) -> str | None: ...
 
 
-def no_aliases(model_name: str, alias: str) -> str | None:
-    return None
-
-
 @dataclass(frozen=True)
 class GateReport:
     """What ``gate`` found: every rule with its values and verdict."""

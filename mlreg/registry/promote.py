@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlreg.errors import GateFailed, NotFound, PromotionConflict
-from mlreg.policy import Policy, parse_policy
 from mlreg.records import ALIAS, SET, Change
 from mlreg.registry import aliases
 from mlreg.registry.core import RegistryCore
-from mlreg.registry.gate import GateReport
 
 if TYPE_CHECKING:
+    from mlreg.policy import Policy
+    from mlreg.registry.gate import GateReport
     from mlreg.registry.promotion import Promotion
 
 ALIAS_POLICY = "ALIAS_POLICY"
@@ -66,6 +66,8 @@ def stored_policy(value: str | None) -> Policy | None:
     if value is None:
         return None
     data = json.loads(value)
+    from mlreg.policy import parse_policy  # the rule parser: only when a policy is stored
+
     return parse_policy(data["source"], data["policy"])
 
 

@@ -1,6 +1,8 @@
 """The promotion part of a registry: snapshots of versions, policy gates, diffs and
 model cards (and, with aliases, promotions). Composed from small pure modules:
-``mlreg.policy`` (the rule language), ``gate``, ``diff``, ``card``, ``asof``."""
+``mlreg.policy`` (the rule language), ``gate``, ``diff``, ``card``, ``asof``, each imported
+by the method that uses it: every registry has this part, and `mlreg list` should not pay
+for the rule parser."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from typing import TYPE_CHECKING, Callable
 
 from mlreg.errors import UsageError
 from mlreg.names import validate_name
-from mlreg.policy import Policy, load_policy
-from mlreg.registry import asof, card, diff
 from mlreg.registry.core import RegistryCore
-from mlreg.registry.gate import AliasLookup, GateReport, no_aliases, run_gate
 from mlreg.registry.snapshot import VersionSnapshot
 
 if TYPE_CHECKING:
+    from mlreg.policy import Policy
+    from mlreg.registry.diff import VersionDiff
+    from mlreg.registry.gate import AliasLookup, GateReport
     from mlreg.registry.maintenance import Maintenance
 
 
@@ -30,7 +32,13 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 
 def as_policy(policy: Policy | str | Path) -> Policy:
+    from mlreg.policy import Policy, load_policy
+
     return policy if isinstance(policy, Policy) else load_policy(policy)
+
+
+def _no_aliases(model_name: str, alias: str) -> str | None:
+    return None
 
 
 class Promotion:
@@ -41,7 +49,7 @@ class Promotion:
         self._core = core
         self._maintenance = maintenance
         #: where alias holders come from (mlreg.registry.gate.AliasLookup)
-        self.aliases: AliasLookup = aliases or no_aliases
+        self.aliases: AliasLookup = aliases or _no_aliases
         #: a version name or alias -> the version name (identity until aliases exist)
         self.resolve_version: Callable[[str, str], str] = resolve_version or (lambda name, version: version)
 
@@ -53,6 +61,8 @@ class Promotion:
         validate_name(model_name, "model name")
         validate_name(model_version, "model version")
         if as_of is not None:
+            from mlreg.registry import asof
+
             return asof.snapshot(self._core, model_name, model_version, asof.moment(as_of, self._core.clock()))
         version = self.resolve_version(model_name, model_version)
         with self._core.read() as reader:
@@ -78,20 +88,25 @@ class Promotion:
     # -- gates -------------------------------------------------------------------------
     def gate(self, model_name: str, model_version: str, policy: Policy | str | Path) -> GateReport:
         """Every rule of ``policy`` (a Policy or a TOML file) over the version: what `mlreg gate` prints."""
+        from mlreg.registry.gate import run_gate
+
         rules = as_policy(policy)
         snap = self.snapshot(model_name, model_version)
         return run_gate(snap, rules, self._core.clock(), lambda: self._verified(snap.name, snap.version),
                         self._holder(snap.name))
 
     # -- diffs and cards ---------------------------------------------------------------
-    def diff(self, a: str | tuple[str, str], b: str | tuple[str, str], sizes: bool = True) -> diff.VersionDiff:
+    def diff(self, a: str | tuple[str, str], b: str | tuple[str, str], sizes: bool = True) -> VersionDiff:
         """What differs between two versions (``NAME@VERSION`` or (name, version)), also
         across model names."""
+        from mlreg.registry import diff
+
         (na, va), (nb, vb) = (split_reference(x) if isinstance(x, str) else x for x in (a, b))
         return diff.compare(self.snapshot(na, va, sizes=sizes), self.snapshot(nb, vb, sizes=sizes))
 
     def card(self, model_name: str, model_version: str) -> str:
         """The Markdown model card of a version (with the aliases it has held)."""
+        from mlreg.registry import card
         from mlreg.registry.promote import Promoter
 
         snap = self.snapshot(model_name, model_version, sizes=True)
