@@ -12,18 +12,13 @@ import math
 from typing import Any
 
 from mlreg.errors import InvalidInput
+from mlreg.names import validate_text
 
 
 def _plain(value: Any, path: str) -> Any:
     if value is None or isinstance(value, (bool, str)):
         if isinstance(value, str):
-            if "\x00" in value:
-                raise InvalidInput(f"metric value at {path} contains a NUL character")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InvalidInput(f"metric value at {path} is not valid UTF-8: {value[exc.start]!r} at "
-                                   f"position {exc.start}") from None
+            validate_text(value, f"metric value at {path}")
         return value
     if isinstance(value, int):
         return value

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
 import tempfile
 import threading
@@ -41,6 +40,7 @@ from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.fsutil import fsync_dir, mkdirs, no_world_write
 from mlreg.store.duckdb import migrations
+from mlreg.store.duckdb.failures import duckdb_holder, first_line, is_corruption, is_lock_error
 from mlreg.store.base import lock_timeout
 from mlreg.store.duckdb.locking import registry_lock
 
@@ -75,35 +75,6 @@ def _engine() -> duckdb.DuckDBPyConnection:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    msg = str(exc)
-    return "Could not set lock" in msg or "Conflicting lock" in msg
-
-
-def _duckdb_holder(exc: Exception) -> str:
-    """The process DuckDB names as holding the file (its message says "(PID n)")."""
-    m = re.search(r"\(PID (\d+)\)", str(exc))
-    return f" (held by pid {m.group(1)})" if m else ""
-
-
-def _is_corruption(exc: Exception) -> bool:
-    msg = str(exc).lower()
-    return any(
-        s in msg
-        for s in (
-            "not a valid duckdb database",
-            "corrupt",
-            "checksum",
-            "invalid block",
-            "unable to read",
-            "serialization",
-            "could not read enough bytes",
-            "the file is not a valid",
-            "database file",
-        )
-    )
 
 
 class RegistryFile:
@@ -259,12 +230,12 @@ class RegistryFile:
                 con.execute(sql)
                 return
             except duckdb.Error as exc:
-                if _is_lock_error(exc):
+                if is_lock_error(exc):
                     # a process outside mlreg's lock holds the file; back off with jitter
                     if time.monotonic() >= deadline:
                         raise RegistryBusy(
                             f"registry {self.path} is busy: another process holds the database file"
-                            f"{_duckdb_holder(exc)}; retry, or raise MLREG_LOCK_TIMEOUT"
+                            f"{duckdb_holder(exc)}; retry, or raise MLREG_LOCK_TIMEOUT"
                         ) from None
                     time.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 1.6, 0.1)
@@ -274,9 +245,9 @@ class RegistryFile:
     def _translate(self, exc: Exception) -> MlregError:
         if isinstance(exc, MlregError):
             return exc
-        if _is_corruption(exc) or isinstance(exc, (duckdb.SerializationException, duckdb.InternalException)):
-            return IntegrityError(f"registry file {self.path} is corrupt or not a DuckDB database: {_first_line(exc)}")
-        return MlregError(f"registry {self.path}: {_first_line(exc)}")
+        if is_corruption(exc) or isinstance(exc, (duckdb.SerializationException, duckdb.InternalException)):
+            return IntegrityError(f"registry file {self.path} is corrupt or not a DuckDB database: {first_line(exc)}")
+        return MlregError(f"registry {self.path}: {first_line(exc)}")
 
     def _unsave(self, wal: Path, exc: Exception) -> IntegrityError:
         """Undo a commit whose checkpoint found a corrupt block (still under the exclusive lock).
@@ -286,9 +257,8 @@ class RegistryFile:
         alone) leaves the registry as it was, and the write is reported as not saved."""
         wal.unlink()
         fsync_dir(self.path.parent)
-        reason = str(exc).split("Original error: ", 1)[-1]
-        return IntegrityError(f"registry file {self.path} is corrupt: {_first_line(RuntimeError(reason))}; "
-                              "the change was not saved")
+        reason = str(exc).split("Original error: ", 1)[-1].strip().splitlines()[0]
+        return IntegrityError(f"registry file {self.path} is corrupt: {reason}; the change was not saved")
 
     def _require(self) -> None:
         if not self.exists():
@@ -325,7 +295,7 @@ class RegistryFile:
                     _faults.checkpoint("write:committed")
             except duckdb.Error as exc:
                 self._checked = None
-                if committed and not wal_before and _is_corruption(exc) and wal.exists():
+                if committed and not wal_before and is_corruption(exc) and wal.exists():
                     raise self._unsave(wal, exc) from None
                 if committed:
                     raise  # the checkpoint on detach failed after the COMMIT: not an MlregError
@@ -480,8 +450,3 @@ def _read_everything(con: duckdb.DuckDBPyConnection) -> None:
         cur = con.execute(f'SELECT * FROM "{table}"')
         while cur.fetchmany(4096):
             pass
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
