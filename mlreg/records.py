@@ -129,3 +129,23 @@ class ModelInfo:
 
     def values(self, attribute: str) -> dict[str, str]:
         return self.attributes.get(attribute, {})
+
+
+@dataclass(frozen=True)
+class ModelEnds:
+    """What the aliases of a model's versions follow from, without its every version:
+    its first and last registered versions and its ALIAS and DEFAULT_VERSION attributes
+    (key -> JSON). ``versions`` is (first, last) so that alias rules read it as a
+    ModelInfo's."""
+
+    name: str
+    first: str
+    last: str
+    attributes: dict[str, dict[str, str]]  # ALIAS / DEFAULT_VERSION -> key -> JSON
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return (self.first, self.last)
+
+    def values(self, attribute: str) -> dict[str, str]:
+        return self.attributes.get(attribute, {})

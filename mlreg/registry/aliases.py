@@ -15,7 +15,7 @@ import json
 
 from mlreg.errors import InvalidInput
 from mlreg.names import validate_name
-from mlreg.records import ALIAS, DEFAULT_VERSION, ModelInfo
+from mlreg.records import ALIAS, DEFAULT_VERSION, ModelEnds, ModelInfo
 
 DEFAULT, FIRST, LAST = "DEFAULT", "FIRST", "LAST"
 SYSTEM_ALIASES = (DEFAULT, FIRST, LAST)
@@ -38,12 +38,12 @@ def check_settable(info: ModelInfo, alias: str) -> str:
     return name
 
 
-def user_aliases(info: ModelInfo) -> dict[str, str]:
+def user_aliases(info: ModelInfo | ModelEnds) -> dict[str, str]:
     """The aliases set on the model: alias -> version name, sorted by alias."""
     return {k: json.loads(v) for k, v in sorted(info.values(ALIAS).items())}
 
 
-def default_version(info: ModelInfo) -> str:
+def default_version(info: ModelInfo | ModelEnds) -> str:
     """The model's default version: the one set, else the first registered."""
     chosen = info.values(DEFAULT_VERSION).get("")
     return json.loads(chosen) if chosen is not None else info.versions[0]
@@ -51,8 +51,17 @@ def default_version(info: ModelInfo) -> str:
 
 def aliases_of(info: ModelInfo) -> dict[str, list[str]]:
     """Every alias naming each version (user aliases first, then DEFAULT, FIRST, LAST):
-    version name -> aliases."""
+    version name -> aliases, for every version."""
     out: dict[str, list[str]] = {v: [] for v in info.versions}
+    for version, names in held_aliases(info).items():
+        out.setdefault(version, []).extend(names)
+    return out
+
+
+def held_aliases(info: ModelInfo | ModelEnds) -> dict[str, list[str]]:
+    """The versions that an alias names, each with its aliases in the order of
+    ``aliases_of``; a version without alias is left out."""
+    out: dict[str, list[str]] = {}
     for alias, version in user_aliases(info).items():
         out.setdefault(version, []).append(alias)
     for alias, version in ((DEFAULT, default_version(info)), (FIRST, info.versions[0]), (LAST, info.versions[-1])):

@@ -6,7 +6,7 @@ values (see ``mlreg.store.base.StoreWriter.set_model_attribute``)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from mlreg.errors import AlreadyExists, InvalidInput, NotFound
 from mlreg.names import validate_key, validate_name, validate_tag_value, validate_text
@@ -46,6 +46,14 @@ class Models:
         """Every model, in the order of their first registration."""
         with self._core.read() as reader:
             return reader.models()
+
+    def held_aliases(self, names: "Iterable[str]") -> dict[tuple[str, str], list[str]]:
+        """(model, version) -> the aliases naming it, for the versions of these models
+        that an alias names (see ``aliases.aliases_of``), reading neither every model nor
+        every version."""
+        with self._core.read() as reader:
+            ends = reader.model_ends(list(names))
+        return {(e.name, v): held for e in ends for v, held in aliases.held_aliases(e).items()}
 
     def aliases(self, name: str) -> dict[str, str]:
         """The aliases set on the model: alias -> version, sorted by alias."""

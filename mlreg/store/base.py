@@ -27,10 +27,10 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlreg.errors import MlregError
-from mlreg.records import Change, Deployment, Event, ModelInfo, ModelRow, NewVersion
+from mlreg.records import Change, Deployment, Event, ModelEnds, ModelInfo, ModelRow, NewVersion
 
 if TYPE_CHECKING:
     import duckdb
@@ -127,6 +127,12 @@ class StoreReader(ABC):
         """Every model (or the one of that name; [] when it has no version), in the order of
         their first registration, each with its versions in registration order and its
         model-level attributes (MODEL_DESCRIPTION, MODEL_TAG, DEFAULT_VERSION, ALIAS)."""
+
+    @abstractmethod
+    def model_ends(self, names: Sequence[str]) -> list[ModelEnds]:
+        """The first and last versions, aliases and default version of each model named
+        that has a version (in no particular order): what the aliases of a listing's rows
+        need, without reading every version of every model."""
 
     def model(self, name: str) -> ModelInfo | None:
         """The model of that name, or None when no version is registered under it."""

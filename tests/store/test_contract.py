@@ -19,8 +19,8 @@ import pytest
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.errors import AlreadyExists
 from mlreg.records import (
-    DELETION, DEPLOYMENT, DEPLOYMENT_OPTION, DESCRIPTION, DROP, METRIC, REGISTRATION, SET, TAG, Change, Deployment,
-    NewVersion,
+    ALIAS, DEFAULT_VERSION, DELETION, DEPLOYMENT, DEPLOYMENT_OPTION, DESCRIPTION, DROP, METRIC, MODEL_TAG,
+    REGISTRATION, SET, TAG, Change, Deployment, NewVersion,
 )
 from mlreg.store import VersionFilter, open_store
 from mlreg.store.base import HISTORY_COLUMNS, VERSION_COLUMNS
@@ -168,6 +168,23 @@ def test_scans_push_name_and_tag_filters_down(store):
     with store.scan_history() as rel:
         assert tuple(rel.columns) == HISTORY_COLUMNS
         assert [r[0] for r in rel.select("MODEL_NAME").fetchall()] == ["a"] * 3 + ["a"] * 2 + ["b"] * 3
+
+
+def test_model_ends_give_first_last_aliases_and_default_of_the_models_asked(store):
+    for i, (name, ver) in enumerate([("a", "3"), ("b", "1"), ("a", "1"), ("a", "2"), ("c", "9")]):
+        register(store, version(name, ver), at=T0 + timedelta(seconds=i))
+    with store.write("alice", T0) as w:
+        row = w.version("a", "1")
+        w.set_model_attribute("a", ALIAS, "PROD", json.dumps("1"), row)
+        w.set_model_attribute("a", DEFAULT_VERSION, "", json.dumps("2"), row)
+        w.set_model_attribute("a", MODEL_TAG, "team", json.dumps("x"), row)  # not an alias: left out
+    with store.read() as r:
+        ends = {e.name: e for e in r.model_ends(["a", "c", "a", "nope"])}
+        assert r.model_ends([]) == []
+    assert sorted(ends) == ["a", "c"]
+    assert (ends["a"].first, ends["a"].last, ends["a"].versions) == ("3", "2", ("3", "2"))
+    assert ends["a"].attributes == {ALIAS: {"PROD": json.dumps("1")}, DEFAULT_VERSION: {"": json.dumps("2")}}
+    assert (ends["c"].first, ends["c"].last, ends["c"].attributes) == ("9", "9", {})
 
 
 def test_snapshots_hold_nothing_open_and_do_not_change(store):

@@ -167,25 +167,24 @@ def list_(
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
         table = query.fetch(rel, utc_text=True)
     if columns is None:
-        table = _with_aliases(table, registry, name)
+        table = _with_aliases(table, registry)
     state.out.table(table, fmt)
 
 
-def _with_aliases(table: Any, registry: Any, name: str | None) -> Any:
+def _with_aliases(table: Any, registry: Any) -> Any:
     """The listing with an ALIASES column after VERSION: the aliases naming each version
     (those set, then DEFAULT, FIRST, LAST), as a JSON list."""
     import json
 
     from mlreg.cli.output import Table
-    from mlreg.registry.aliases import aliases_of
 
     if "NAME" not in table.columns or "VERSION" not in table.columns or not table.rows:
         return table
-    infos = [registry.models.info(name)] if name is not None else registry.models.all()
-    held = {(info.name, v): names for info in infos for v, names in aliases_of(info).items()}
     i_name, i_version = table.columns.index("NAME"), table.columns.index("VERSION")
+    held = {key: json.dumps(names, separators=(",", ":"))
+            for key, names in registry.models.held_aliases({row[i_name] for row in table.rows}).items()}
     at = i_version + 1
-    rows = [(*row[:at], json.dumps(held.get((row[i_name], row[i_version]), []), separators=(",", ":")), *row[at:]) for row in table.rows]
+    rows = [(*row[:at], held.get((row[i_name], row[i_version]), "[]"), *row[at:]) for row in table.rows]
     return Table([*table.columns[:at], "ALIASES", *table.columns[at:]], rows,
                  table.json_columns | {"ALIASES"}, table.json_compact, table.utc_columns)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any
+from typing import Any, Sequence
 
 from mlreg.errors import AlreadyExists, NotFound
-from mlreg.records import ALIAS, DEFAULT_VERSION, DROP, MODEL_NAME, SET, Change, ModelInfo, ModelRow
+from mlreg.records import ALIAS, DEFAULT_VERSION, DROP, MODEL_NAME, SET, Change, ModelEnds, ModelInfo, ModelRow
 
 _EVENT = ("INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
           " attribute_name, key, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id")
@@ -36,6 +36,18 @@ class ModelReads:
             attributes[model][attribute][key] = value
         return [ModelInfo(r[0], r[1], tuple(r[2]), {a: dict(v) for a, v in attributes.get(r[0], {}).items()})
                 for r in rows]
+
+    def model_ends(self, names: Sequence[str]) -> list[ModelEnds]:
+        wanted = list(dict.fromkeys(names))
+        rows = self._con.execute("SELECT name, arg_min(version, rowid), arg_max(version, rowid) FROM listing"
+                                 " WHERE list_contains(?, name) GROUP BY name", [wanted]).fetchall()
+        attributes: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+        for model, attribute, key, value in self._con.execute(
+                "SELECT model_name, attribute_name, key, value FROM model_attributes"
+                " WHERE attribute_name IN (?, ?) AND list_contains(?, model_name)",
+                [ALIAS, DEFAULT_VERSION, wanted]).fetchall():
+            attributes[model][attribute][key] = value
+        return [ModelEnds(r[0], r[1], r[2], {a: dict(v) for a, v in attributes.get(r[0], {}).items()}) for r in rows]
 
 
 class ModelWrites(ModelReads):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from mlreg.errors import AlreadyExists, NotFound
-from mlreg.records import ALIAS, DEFAULT_VERSION, DROP, MODEL_NAME, SET, Change, ModelInfo, ModelRow
+from mlreg.records import ALIAS, DEFAULT_VERSION, DROP, MODEL_NAME, SET, Change, ModelEnds, ModelInfo, ModelRow
 
 _EVENT = ("INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
           " attribute_name, key, old_value, new_value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -44,6 +44,19 @@ class PgModelReads:
             attributes[model][attribute][key] = value
         return [ModelInfo(r[0], r[1], tuple(r[2]), {a: dict(v) for a, v in attributes.get(r[0], {}).items()})
                 for r in rows]
+
+    def model_ends(self, names: Sequence[str]) -> list[ModelEnds]:
+        wanted = list(dict.fromkeys(names))
+        rows = self._all("SELECT n.name, f.version, l.version FROM unnest(%s::text[]) AS n(name)"
+                         " CROSS JOIN LATERAL (SELECT version FROM listing WHERE name = n.name ORDER BY seq LIMIT 1) f"
+                         " CROSS JOIN LATERAL (SELECT version FROM listing WHERE name = n.name ORDER BY seq DESC"
+                         " LIMIT 1) l", [wanted])
+        attributes: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+        for model, attribute, key, value in self._all(
+                "SELECT model_name, attribute_name, key, value FROM model_attributes"
+                " WHERE attribute_name IN (%s, %s) AND model_name = ANY(%s)", [ALIAS, DEFAULT_VERSION, wanted]):
+            attributes[model][attribute][key] = value
+        return [ModelEnds(r[0], r[1], r[2], {a: dict(v) for a, v in attributes.get(r[0], {}).items()}) for r in rows]
 
 
 class PgModelWrites(PgModelReads):
