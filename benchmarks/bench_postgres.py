@@ -135,7 +135,9 @@ def bulk_load_mlreg(reg, url: str, models: int, versions: int) -> float:
                   " attribute_name, key, old_value, new_value) SELECT now(), g.id, g.name, g.v::text, 'bench', 'SET', ")
             c.execute(ev + "'REGISTRATION', NULL, NULL, '{\"type\":\"sklearn\"}' FROM g")
             tags = {"stage": stage, "owner": "'team-' || (g.m % 10)", "dataset": "'ds-' || (g.m % 7)"}
-            metrics = {"accuracy": "round(0.5 + (g.v % 50) / 100.0, 2)", "f1": "round(0.4 + (g.m % 50) / 100.0, 2)"}
+            # float8: metric values as mlreg writes them (a double in its shortest digits, 0.5 not 0.50)
+            metrics = {"accuracy": "round(0.5 + (g.v % 50) / 100.0, 2)::float8",
+                       "f1": "round(0.4 + (g.m % 50) / 100.0, 2)::float8"}
             for k, expr in tags.items():
                 c.execute(ev + f"'TAG', '{k}', NULL, to_json({expr})::text FROM g")
             for k, expr in metrics.items():

@@ -62,6 +62,17 @@ class NewVersion:
     def row(self) -> ModelRow:
         return ModelRow(self.id, self.name, self.version, self.type, self.uri, self.manifest, self.files)
 
+    def json_columns(self) -> list[str]:
+        """The row's JSON columns as stored: creation context, environment, input and output
+        specs without spaces (as a listing prints them, so a reader without DuckDB passes
+        them on as they are; ASCII, so that whatever text a path holds is storable), then
+        the manifest and the files as they always were."""
+        import json
+
+        return [*(json.dumps(x, separators=(",", ":"))
+                  for x in (self.creation_context, self.environment, self.input_spec, self.output_spec)),
+                json.dumps(self.manifest, allow_nan=True), json.dumps(self.files)]
+
 
 @dataclass(frozen=True)
 class Change:

@@ -206,3 +206,58 @@ def test_signatures_and_deletion_through_the_api(pg_home, tmp_path):
     registry.delete_model("s", "1")
     assert registry.list_models().count("*").fetchall() == [(0,)]
     assert not os.listdir(tmp_path / "shared-stage" / "MODEL_REGISTRY")
+
+
+def _listings(*args: str) -> dict[str, str]:
+    """``mlreg list ARGS`` in every format, read without DuckDB and (``--where true``, which
+    only a relation can apply) through it."""
+    out = {}
+    for fmt in ("json", "jsonl", "table", "csv", "tsv", "markdown"):
+        fast = mlreg("list", *args, "--format", fmt, check=0).stdout
+        through_duckdb = mlreg("list", *args, "--where", "true", "--format", fmt, check=0).stdout
+        assert fast == through_duckdb, (args, fmt)
+        out[fmt] = fast
+    return out
+
+
+def test_list_reads_postgresql_without_duckdb_and_prints_the_same(logged, pg_home):
+    """The listing's fast path (no --where, --order-by, SQL --columns or --as-of) reads
+    rows as text and prints exactly what the relation path prints, also for JSON that an
+    older version wrote with spaces and escapes, and numbers DuckDB spells its own way."""
+    mlreg("tag", "set", "m", "1", "owner=Équipe données", "note=a, b: c", check=0)
+    mlreg("metric", "set", "m", "1", "tiny=1e-07", "big=2.5e+20", "huge=1e300", "nested={\"a\": [1.50, -0, 3]}",
+          check=0)
+    mlreg("describe", "m", "2", "line one\nligne « deux »", check=0)
+    mlreg("alias", "set", "m", "champion", "2", check=0)
+    # a row as an older mlreg wrote it: JSON with spaces and \u escapes
+    import psycopg
+
+    with psycopg.connect(pg_home, autocommit=True) as conn:
+        conn.execute('SET search_path TO "MODEL_REGISTRY"')
+        conn.execute("""UPDATE listing SET creation_context = '{"user": "Jos\\u00e9", "n": 1E2, "x": [ ]}'"""
+                     " WHERE version = '1'")
+
+    every = _listings()
+    rows = json.loads(every["json"])
+    assert [(r["VERSION"], r["ALIASES"]) for r in rows] == [("1", ["DEFAULT", "FIRST"]), ("2", ["CHAMPION", "LAST"])]
+    assert rows[0]["CREATION_CONTEXT"] == {"user": "José", "n": 100.0, "x": []}
+    assert rows[0]["METRICS"]["tiny"] == 1e-07 and rows[0]["TAGS"]["owner"] == "Équipe données"
+    assert '"tiny":1e-7' in every["json"] and '"n":100.0' in every["json"]  # DuckDB's spelling, both ways
+    assert rows[1]["DESCRIPTION"] == "line one\nligne « deux »"
+    for args in (["--name", "m"], ["--tag", "stage=prod"], ["--tag", "stage=nope"], ["--limit", "1"],
+                 ["--limit", "0"], ["--columns", "version,NAME,tags,creation_time"], ["--columns", "METRICS"],
+                 ["--name", "m", "--tag", "stage=dev", "--columns", "ID"], ["--name", "nope"]):
+        _listings(*args)
+    assert [r["VERSION"] for r in json.loads(_listings("--tag", "stage=prod")["json"])] == ["1"]
+
+
+def test_list_on_a_postgresql_home_does_not_import_duckdb(logged, pg_home):
+    import re
+
+    for args, duckdb_wanted in ((["list"], False), (["list", "--tag", "stage=prod", "--format", "json"], False),
+                                (["list", "--where", "true"], True)):
+        proc = subprocess.run([sys.executable, "-X", "importtime", str(MLREG_BIN), *args], capture_output=True,
+                              text=True, env=env(), timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        names = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.M)}
+        assert "psycopg" in names and ("duckdb" in names) == duckdb_wanted, args

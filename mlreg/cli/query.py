@@ -15,8 +15,6 @@ import duckdb
 
 from mlreg.errors import IntegrityError, UsageError
 
-#: columns of `mlreg list` in the text formats unless --columns says otherwise
-LIST_COLUMNS = ["NAME", "VERSION", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
 HISTORY_COLUMNS = ["EVENT_ID", "EVENT_TIMESTAMP", "MODEL_NAME", "MODEL_VERSION", "ROLE", "OPERATION",
                    "ATTRIBUTE_NAME", "KEY", "OLD_VALUE", "NEW_VALUE"]
 

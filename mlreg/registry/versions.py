@@ -16,7 +16,7 @@ from mlreg.registry.core import RegistryCore
 from mlreg.store import VersionFilter
 
 if TYPE_CHECKING:
-    from mlreg.store.base import Relation
+    from mlreg.store.base import Relation, TextRows
 
     from mlreg.registry.deployments import Deployments
     from mlreg.registry.packaging import BuiltPackage
@@ -86,6 +86,13 @@ class Versions:
         """The versions (of that name, with those tag values) read in place for one query
         fetched inside the with-block: no copy, filtered by the store."""
         return self._core.store.scan_versions(VersionFilter(name=name, tags=dict(tags or {})))
+
+    def listing_text(self, name: str | None, tags: Mapping[str, str] | None, columns: Sequence[str],
+                     limit: int | None) -> "TextRows | None":
+        """The ``columns`` of the versions (of that name, with those tag values) as text,
+        when the store reads them cheaper than a scan does (see
+        ``MetadataStore.listing_text``); None when it does not."""
+        return self._core.store.listing_text(VersionFilter(name=name, tags=dict(tags or {})), columns, limit)
 
     def scan_history(self) -> AbstractContextManager["Relation"]:
         """Every event read in place for one query fetched inside the with-block."""

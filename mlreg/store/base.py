@@ -87,6 +87,18 @@ class VersionFilter:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TextRows:
+    """Rows of a listing as the command line prints them, read without DuckDB: cells are
+    text or None, JSON cells in the form DuckDB's ``json()`` writes (``jsonvalue.canonical``),
+    timestamps as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffff``."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[str | None, ...]]
+    json_columns: frozenset[str]
+    utc_columns: frozenset[str]
+
+
 class StoreReader(ABC):
     """Reads within one consistent view of the store."""
 
@@ -297,6 +309,13 @@ class MetadataStore(ABC):
     def scan_versions(self, where: VersionFilter | None = None) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:
         """``list_versions()`` filtered by the store itself and read in place, for one
         query fetched inside the block: no copy; the relation is unusable after it."""
+
+    def listing_text(self, where: VersionFilter, columns: Sequence[str], limit: int | None) -> TextRows | None:
+        """The ``columns`` (of VERSION_COLUMNS) of the versions ``where`` selects, in
+        registration order, at most ``limit``, as text, when the store can read them
+        cheaper than through a relation (a server store: without starting DuckDB); None
+        when it cannot, and the caller scans instead."""
+        return None
 
     @abstractmethod
     def scan_history(self) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:

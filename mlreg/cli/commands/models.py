@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
@@ -23,10 +23,13 @@ from mlreg.cli.params import (
 )
 from mlreg.errors import UsageError
 from mlreg.handlers import handler_names
+from mlreg.store.base import VERSION_COLUMNS
 
 PANEL = "Models"
 
 #: JSON-typed fields of `show`
+#: columns of `mlreg list` in the text formats unless --columns says otherwise
+LIST_COLUMNS = ["NAME", "VERSION", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
 SHOW_JSON = {"CREATION_CONTEXT", "CREATION_ENVIRONMENT_SPEC", "TAGS", "METRICS", "INPUT_SPEC", "OUTPUT_SPEC"}
 
 
@@ -148,14 +151,24 @@ def list_(
     description, tags and metrics they had; columns ID, NAME, VERSION, TYPE, URI,
     CREATION_TIME, CREATION_ROLE, DESCRIPTION, TAGS, METRICS, DELETED (deleted since).
     """
-    from mlreg.cli import query
-
     state = get_state(ctx)
     wanted = split_columns(columns) if columns else None
     if wanted is None and fmt not in (Format.json, Format.jsonl):
-        wanted = query.LIST_COLUMNS
+        wanted = LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
     registry = state.registry()
+    plain = _known_columns(wanted or VERSION_COLUMNS)
+    if as_of is None and where is None and order_by is None and plain is not None:
+        rows = registry.versions.listing_text(name, tags, plain, limit)
+        if rows is not None:  # read without DuckDB (a PostgreSQL registry)
+            from mlreg.cli.output import Table
+
+            table = Table(list(rows.columns), rows.rows, rows.json_columns, bool(rows.json_columns),
+                          rows.utc_columns)
+            state.out.table(table if columns is not None else _with_aliases(table, registry), fmt)
+            return
+    from mlreg.cli import query
+
     if as_of is not None:
         with registry.as_of(as_of).scan() as past:  # replayed where the history lies: no copy
             rel = query.filter_models(past, name=name, tags=tags, where=where, order_by=order_by, limit=limit,
@@ -169,6 +182,16 @@ def list_(
     if columns is None:
         table = _with_aliases(table, registry)
     state.out.table(table, fmt)
+
+
+def _known_columns(wanted: Sequence[str]) -> list[str] | None:
+    """The listing's own columns named (any case, each once), in their own spelling; None
+    when one is an SQL expression or repeated, which only a relation can give."""
+    known = {c.upper(): c for c in VERSION_COLUMNS}
+    plain = [known.get(c.upper()) for c in wanted]
+    if None in plain or len(set(plain)) != len(plain):
+        return None
+    return [c for c in plain if c is not None]
 
 
 def _with_aliases(table: Any, registry: Any) -> Any:

@@ -117,9 +117,7 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
             " creation_environment_spec, input_spec, output_spec, manifest, files)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [version.id, version.name, version.version, version.type, version.uri, version.creation_time,
-             version.creation_role, json.dumps(version.creation_context), json.dumps(version.environment),
-             json.dumps(version.input_spec), json.dumps(version.output_spec),
-             json.dumps(version.manifest, allow_nan=True), json.dumps(version.files)],
+             version.creation_role, *version.json_columns()],
         )
         # the registration and its description, tags and metrics: one statement
         placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(changes))
@@ -220,8 +218,7 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
                 " creation_environment_spec, input_spec, output_spec, manifest, files)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [v.id, v.name, v.version, v.type, v.uri, v.creation_time, v.creation_role,
-                 json.dumps(v.creation_context), json.dumps(v.environment), json.dumps(v.input_spec),
-                 json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
+                 *v.json_columns()])
         imported = []
         for e in events:
             values = [e.timestamp, e.model_id, e.model_name, e.model_version, e.role, e.operation, e.attribute,

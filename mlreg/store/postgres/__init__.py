@@ -22,9 +22,9 @@ from __future__ import annotations
 import contextvars
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from mlreg.store.base import MetadataStore, StoreReader, StoreWriter, VersionFilter, lock_timeout
+from mlreg.store.base import MetadataStore, StoreReader, StoreWriter, TextRows, VersionFilter, lock_timeout
 from mlreg.store.location import PgLocation, parse_pg_url
 from mlreg.store.postgres import inflight, migrations
 from mlreg.store.postgres.connection import Connector, driver
@@ -168,18 +168,26 @@ class PostgresStore(MetadataStore):
 
     @contextmanager
     def scan_versions(self, where: VersionFilter | None = None) -> Iterator["duckdb.DuckDBPyRelation"]:
-        conditions: list[str] = []
-        params: list[Any] = []
-        if where is not None and where.name is not None:
-            conditions.append("name = %s")
-            params.append(where.name)
-        if where is not None and where.tags:
-            import json
+        condition, params = _listing_where(where or VersionFilter())
+        yield self._frame(_LISTING_SQL + condition + " ORDER BY seq", params, VERSION_TYPES)
 
-            conditions.append("tag_values @> %s::jsonb")  # the GIN index of the listing
-            params.append(json.dumps(dict(where.tags)))
-        sql = _LISTING_SQL + (" WHERE " + " AND ".join(conditions) if conditions else "") + " ORDER BY seq"
-        yield self._frame(sql, params, VERSION_TYPES)
+    def listing_text(self, where: VersionFilter, columns: Sequence[str], limit: int | None) -> TextRows:
+        from mlreg.jsonvalue import canonical_column
+
+        condition, params = _listing_where(where)
+        sql = f"SELECT {', '.join(_TEXT_COLUMNS[c] for c in columns)} FROM listing{condition} ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        with self._transaction(_READ) as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        if rows and _JSON_COLUMNS.intersection(columns):
+            cells = [canonical_column(list(cell)) if c in _JSON_COLUMNS else cell
+                     for c, cell in zip(columns, zip(*rows))]
+            rows = list(zip(*cells))
+        return TextRows(tuple(columns), rows, frozenset(columns) & _JSON_COLUMNS,
+                        frozenset(columns) & {"CREATION_TIME"})
 
     @contextmanager
     def scan_history(self) -> Iterator["duckdb.DuckDBPyRelation"]:
@@ -201,6 +209,31 @@ class PostgresStore(MetadataStore):
     def clear_stale_inflight(self) -> None:
         inflight.clear_stale(self._connector)
 
+
+def _listing_where(where: VersionFilter) -> tuple[str, list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    if where.name is not None:
+        conditions.append("name = %s")
+        params.append(where.name)
+    if where.tags:
+        import json
+
+        conditions.append("tag_values @> %s::jsonb")  # the GIN index of the listing
+        params.append(json.dumps(dict(where.tags)))
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+
+_JSON_COLUMNS = frozenset(c for c, t in VERSION_TYPES if t == "JSON")
+#: each listing column as text, as a relation's fetch for printing gives it (see listing_text)
+_TEXT_COLUMNS = {
+    "ID": "id", "NAME": "name", "VERSION": "version", "TYPE": "type", "URI": "uri",
+    "CREATION_TIME": "to_char(creation_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+    "CREATION_ROLE": "creation_role", "CREATION_CONTEXT": "creation_context",
+    "CREATION_ENVIRONMENT_SPEC": "creation_environment_spec", "DESCRIPTION": "description",
+    "TAGS": "coalesce(tags, '{}')", "METRICS": "coalesce(metrics, '{}')", "INPUT_SPEC": "input_spec",
+    "OUTPUT_SPEC": "output_spec",
+}
 
 #: the columns of list_models(), from the listing table (the model_list view, plus its order)
 _LISTING_SQL = (

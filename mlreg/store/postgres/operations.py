@@ -164,8 +164,7 @@ class PgWriter(PgModelWrites, PgReader, StoreWriter):
             " creation_environment_spec, input_spec, output_spec, manifest, files)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
             [v.id, v.name, v.version, v.type, v.uri, v.creation_time, v.creation_role,
-             json.dumps(v.creation_context), json.dumps(v.environment), json.dumps(v.input_spec),
-             json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
+             *v.json_columns()])
         if inserted is None:
             raise AlreadyExists(f"Model {v.name}/{v.version} already exists.")
         self.insert_events(v.id, v.name, v.version, self._now, self._role, changes)
@@ -312,8 +311,7 @@ class PgWriter(PgModelWrites, PgReader, StoreWriter):
                 " creation_environment_spec, input_spec, output_spec, manifest, files)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [v.id, v.name, v.version, v.type, v.uri, v.creation_time, v.creation_role,
-                 json.dumps(v.creation_context), json.dumps(v.environment), json.dumps(v.input_spec),
-                 json.dumps(v.output_spec), json.dumps(v.manifest, allow_nan=True), json.dumps(v.files)])
+                 *v.json_columns()])
         imported = []
         for e in events:
             values = [e.timestamp, e.model_id, e.model_name, e.model_version, e.role, e.operation, e.attribute,
