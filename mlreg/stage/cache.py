@@ -22,7 +22,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from mlreg.errors import IntegrityError, InvalidInput
 from mlreg.package.hashing import blake3_path
@@ -108,6 +108,21 @@ class Cache:
                     h.update(chunk)
                     f.write(chunk)
             if h.hexdigest() != sha:
+                raise IntegrityError(
+                    f"{what} does not match the sha256 recorded when it was logged; "
+                    "it was changed on the stage, refusing to use it"
+                )
+            return self._install(tmp, sha)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def store_file(self, sha: str, fetch: Callable[[Path], None], what: str) -> Path:
+        """``fetch(path)`` writes the file to ``path``; then it is hashed and becomes the blob
+        of ``sha``, as with ``store`` (a mismatch raises IntegrityError and leaves nothing)."""
+        tmp = self.tmp_dir() / f"dl-{uuid.uuid4().hex}"
+        try:
+            fetch(tmp)
+            if sha256_file(tmp) != sha:
                 raise IntegrityError(
                     f"{what} does not match the sha256 recorded when it was logged; "
                     "it was changed on the stage, refusing to use it"

@@ -344,8 +344,13 @@ class RemoteStage(Stage):
             with progress.transfer(f"downloading {package_id}", total) as advance:
                 for rel, sha in todo:
                     what = f"file {rel} of model package {uri}"
+                    key = self._key(package_id, rel)
                     try:
-                        blobs[rel] = self.cache.store(sha, self._chunks(self._key(package_id, rel), advance), what)
+                        if transfer.downloads_whole_files(self.fs):
+                            blobs[rel] = self.cache.store_file(
+                                sha, lambda dest, key=key: transfer.download(self.fs, key, dest, advance), what)
+                        else:
+                            blobs[rel] = self.cache.store(sha, self._chunks(key, advance), what)
                     except FileNotFoundError:
                         raise IntegrityError(f"{what} is missing from the stage") from None
         view = self.cache.view(package_id, blobs)

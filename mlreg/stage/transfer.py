@@ -13,9 +13,9 @@ buffer each part twice and issue one ranged GET per read:
   - upload: a multipart upload whose parts are read and hashed while earlier parts are
     still on the wire (files up to ``SINGLE_PUT`` go in one PUT, held in memory);
   - download: one streaming GET, resumed with a Range header after a broken connection.
-Other filesystems use their fsspec file objects, in parts of ``PART`` bytes (a GCS
-resumable upload, Azure staged blocks); sshfs's files choose their own SFTP request size
-and pipeline the requests.
+SFTP goes through sshfs's ``put_file``/``get_file`` (asyncssh keeps many requests in
+flight), the file hashed beside the upload and after the download. Other filesystems use
+their fsspec file objects, in parts of ``PART`` bytes (Azure staged blocks).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import math
 import os
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -59,7 +60,23 @@ def upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
         return _s3_upload(fs, src, key, advance)
     if is_gcs(fs):
         return _gcs_upload(fs, src, key, advance)
+    if _is_sftp(fs):
+        return _sftp_upload(fs, src, key, advance)
     return _file_upload(fs, src, key, advance)
+
+
+def downloads_whole_files(fs: Any) -> bool:
+    """Whether ``download`` beats streaming ``chunks`` on this filesystem (then the caller
+    hashes the file once it is down)."""
+    return _is_sftp(fs)
+
+
+def download(fs: Any, key: str, dest: Path, advance: Advance) -> None:
+    """Copy ``key`` to the local file ``dest`` (see ``downloads_whole_files``): sshfs's
+    ``get_file``, whose requests asyncssh keeps many of in flight (a file object's reads
+    wait for each answer; a 256 MiB download took 2.9 s through them, 1.9 s with the hash
+    after ``get_file``)."""
+    fs.get_file(key, str(dest), callback=_Progress(advance))
 
 
 def chunks(fs: Any, key: str) -> Iterator[bytes]:
@@ -198,6 +215,53 @@ def _is_sftp(fs: Any) -> bool:
     return type(fs).__module__.startswith("sshfs")
 
 
+class _Progress:
+    """An fsspec callback (what sshfs's transfers report to) that advances a progress bar."""
+
+    def __init__(self, advance: Advance):
+        self._advance = advance
+        self._done = 0
+
+    def set_size(self, size: int) -> None:
+        pass
+
+    def absolute_update(self, value: int) -> None:
+        if value > self._done:
+            self._advance(value - self._done)
+            self._done = value
+
+
+def _sftp_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
+    """sshfs's ``put_file`` (asyncssh keeps many write requests in flight; a file object
+    waits for each: 1.5 s against 1.1 s for 256 MiB), the file hashed meanwhile by a
+    thread of its own. It is a file of the package being published, which nothing else
+    writes; a change of its size or time while it was sent is refused all the same."""
+    before = os.stat(src)
+    h = hashlib.sha256()
+    failed: list[BaseException] = []
+
+    def hash_file() -> None:
+        try:
+            with open(src, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            failed.append(exc)
+
+    hasher = threading.Thread(target=hash_file, name="mlreg-sftp-hash", daemon=True)
+    hasher.start()
+    try:
+        fs.put_file(str(src), key, callback=_Progress(advance))
+    finally:
+        hasher.join()
+    if failed:
+        raise failed[0]
+    after = os.stat(src)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise OSError(f"{src} changed while it was uploaded")
+    return h.hexdigest(), after.st_size
+
+
 def _gcs_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
     """A GCS upload as gcsfs's ``put_file`` does it (one request below ``GCS_SIMPLE``, else a
     resumable upload in parts of ``GCS_PART``), each part hashed as it is read: gcsfs's file
@@ -242,7 +306,7 @@ def _gcs_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, in
 def _file_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    out = fs.open(key, "wb") if _is_sftp(fs) else fs.open(key, "wb", block_size=PART)
+    out = fs.open(key, "wb", block_size=PART)
     try:
         with open(src, "rb") as fin:
             while chunk := fin.read(CHUNK):
