@@ -25,6 +25,7 @@ What differs per scheme is in ``mlreg.stage.backends``; how a failure reads, in
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import uuid
@@ -347,8 +348,8 @@ class RemoteStage(Stage):
                     key = self._key(package_id, rel)
                     try:
                         if transfer.downloads_whole_files(self.fs):
-                            blobs[rel] = self.cache.store_file(
-                                sha, lambda dest, key=key: transfer.download(self.fs, key, dest, advance), what)
+                            fetch = functools.partial(transfer.download, self.fs, key, advance=advance)
+                            blobs[rel] = self.cache.store_file(sha, fetch, what)
                         else:
                             blobs[rel] = self.cache.store(sha, self._chunks(key, advance), what)
                     except FileNotFoundError:
