@@ -7,7 +7,9 @@ insert, commit); and `set_tags` with 5 pairs per call (one transaction, 5 events
 counted in pairs written per second. Peer: MLflow's
 `MlflowClient.set_model_version_tag` on a SQLite registry. Floor: DuckDB itself doing
 the same durable unit of work per call (open the file, insert one row, close).
-Goal: mlreg's rate >= 2x MLflow's. Quick mode: 10 writes per run, 3 runs after 1 warm-up, and
+Bound of a single write (a row of its own): DuckDB's least durable write that lets go of
+the file (attach a copy of the registry file, insert one event, detach, which checkpoints)
+on one in-memory DuckDB, as mlreg attaches. Goal: mlreg's rate >= 2x MLflow's. Quick mode: 10 writes per run, 3 runs after 1 warm-up, and
 MLflow (importing it and its store cost seconds) left out unless --peers once/all.
 """
 
@@ -33,6 +35,14 @@ def main() -> None:
         client = common.mlflow_client(tmp / "mlflow.db")
         client.create_registered_model("m")
         mv = client.create_model_version("m", source=str(tmp / "src"))
+    # the bound of a single write: DuckDB's own least durable write that lets go of the file
+    # (attach, insert one event, detach with its checkpoint) on a copy of the registry file itself
+    import shutil
+
+    bound_db = str(tmp / "bound.duckdb")
+    shutil.copyfile(next((tmp / "reg").rglob("*.duckdb")), bound_db)
+    engine = duckdb.connect(":memory:")
+    engine.execute("SET threads = 1")
     floor_db = str(tmp / "floor.duckdb")
     con = duckdb.connect(floor_db)
     con.execute("CREATE TABLE events (id BIGINT, k VARCHAR, v VARCHAR)")
@@ -54,8 +64,17 @@ def main() -> None:
         c.execute("INSERT INTO events VALUES (?, ?, ?)", [i, "stage", f"s{i}"])
         c.close()
 
+    def bound_op(i: int) -> None:
+        engine.execute(f"ATTACH '{bound_db}' AS b (READ_WRITE)")
+        engine.execute(
+            "INSERT INTO b.events (event_timestamp, model_id, model_name, model_version, role, operation,"
+            " attribute_name, key, old_value, new_value) VALUES (now(), 'x', 'm', '1', 'bench', 'SET', 'TAG',"
+            " 'stage', NULL, ?)", [f'"s{i}"'])
+        engine.execute("DETACH b")
+
     cases = {
         "floor": lambda: rate(floor_op),
+        "bound": lambda: rate(bound_op),
         "set_tag": lambda: rate(lambda i: reg.set_tag("m", "1", "stage", f"s{i}")),
         "set_metric": lambda: rate(lambda i: reg.set_metric("m", "1", "accuracy", i / 1e9)),
         "batch": lambda: batched(lambda i: reg.set_tag("m", "1", "stage", f"b{i}")),
@@ -76,12 +95,25 @@ def main() -> None:
                 f"3. In-process metadata writes: {label}", f[name], f["floor"], "DuckDB open+insert+close",
                 [skipped_peer(args, peer_name)], goal="≥ 2× MLflow's rate", passed=None))
             continue
+        if name in ("set_tag", "set_metric"):
+            bound = f"; {f[name]['median'] / f['bound']['median']:.2f}× the bound of a single write ({f['bound']['median']:.0f}/s)"
+        else:
+            bound = ""
         s = speedup(f[name], f["mlflow"])
         rows.append(row(
             f"3. In-process metadata writes: {label}", f[name], f["floor"], "DuckDB open+insert+close",
             [peer(peer_name, f["mlflow"])],
             goal="≥ 2× MLflow's rate", passed=s >= 2,
-            note=None if s >= 2 else f"{s:.2f}× MLflow's rate; the goal needs {2 * f['mlflow']['median']:.0f}/s",
+            note=None if s >= 2 else f"{s:.2f}× MLflow's rate; the goal needs {2 * f['mlflow']['median']:.0f}/s{bound}",
+        ))
+    if "mlflow" in f:
+        s = speedup(f["bound"], f["mlflow"])
+        rows.append(row(
+            "3. In-process metadata writes: bound of a single write (DuckDB itself: attach the registry file, "
+            "insert one event, detach)", f["bound"], None, None, [peer(peer_name, f["mlflow"])],
+            passed=None,
+            note=f"{s:.2f}× MLflow's rate: what any write that commits durably and lets go of the file costs at "
+                 "least on DuckDB",
         ))
     emit(rows, args)
 
