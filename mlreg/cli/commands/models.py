@@ -27,9 +27,9 @@ from mlreg.store.base import VERSION_COLUMNS
 
 PANEL = "Models"
 
-#: JSON-typed fields of `show`
 #: columns of `mlreg list` in the text formats unless --columns says otherwise
 LIST_COLUMNS = ["NAME", "VERSION", "TYPE", "ID", "CREATION_TIME", "CREATION_ROLE", "DESCRIPTION", "TAGS", "METRICS"]
+#: JSON-typed fields of `show`
 SHOW_JSON = {"CREATION_CONTEXT", "CREATION_ENVIRONMENT_SPEC", "TAGS", "METRICS", "INPUT_SPEC", "OUTPUT_SPEC"}
 
 
