@@ -100,29 +100,33 @@ class Cache:
     def store(self, sha: str, chunks: Iterable[bytes], what: str) -> Path:
         """Write ``chunks`` to the blob of ``sha``, hashing as they arrive; a mismatch
         raises IntegrityError and leaves nothing behind."""
-        tmp = self.tmp_dir() / f"dl-{uuid.uuid4().hex}"
         h = hashlib.sha256()
-        try:
+
+        def write(tmp: Path) -> str:
             with open(tmp, "wb") as f:
                 for chunk in chunks:
                     h.update(chunk)
                     f.write(chunk)
-            if h.hexdigest() != sha:
-                raise IntegrityError(
-                    f"{what} does not match the sha256 recorded when it was logged; "
-                    "it was changed on the stage, refusing to use it"
-                )
-            return self._install(tmp, sha)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return h.hexdigest()
+
+        return self._fill(sha, write, what)
 
     def store_file(self, sha: str, fetch: Callable[[Path], None], what: str) -> Path:
         """``fetch(path)`` writes the file to ``path``; then it is hashed and becomes the blob
         of ``sha``, as with ``store`` (a mismatch raises IntegrityError and leaves nothing)."""
+
+        def write(tmp: Path) -> str:
+            fetch(tmp)
+            return sha256_file(tmp)
+
+        return self._fill(sha, write, what)
+
+    def _fill(self, sha: str, write: Callable[[Path], str], what: str) -> Path:
+        """``write(path)`` fills a temporary file and returns its sha256; the file becomes
+        the blob of ``sha`` if that is its digest, else IntegrityError and nothing is left."""
         tmp = self.tmp_dir() / f"dl-{uuid.uuid4().hex}"
         try:
-            fetch(tmp)
-            if sha256_file(tmp) != sha:
+            if write(tmp) != sha:
                 raise IntegrityError(
                     f"{what} does not match the sha256 recorded when it was logged; "
                     "it was changed on the stage, refusing to use it"
