@@ -19,7 +19,8 @@ detach with its checkpoint. The side lock is not held between writes; DuckDB's o
 on the file is, for as long as the attachment lasts, so the attachment is given up
 (detached, checkpointed) as soon as anyone else wants the registry: when this process
 finds the side lock taken (the other process takes it before it attaches), when the
-attachment has been idle IDLE_DETACH seconds, and when the batch ends.
+attachment has been idle ``engine.IDLE_DETACH`` seconds, and when the batch ends (the engine
+and the kept attachment: ``mlreg.store.duckdb.engine``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import os
 import random
 import shutil
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,56 +39,32 @@ import duckdb
 from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.fsutil import fsync_dir, mkdirs, no_world_write
-from mlreg.store.duckdb import migrations
+from mlreg.store.duckdb import engine, migrations
 from mlreg.store.duckdb.failures import duckdb_holder, first_line, is_corruption, is_lock_error
 from mlreg.store.base import lock_timeout
+from mlreg.store.duckdb.engine import ALIAS, ENGINE_LOCK, KeptAttachment
 from mlreg.store.duckdb.locking import registry_lock
 
 BLOCK_SIZE = 16384  # for new registry files; an existing file keeps its own
 
-_ENGINE: duckdb.DuckDBPyConnection | None = None
-_ENGINE_PID = 0
-_ENGINE_LOCK = threading.RLock()
-_ALIAS = "reg"
 _SCAN_THREADS = max(1, min(os.cpu_count() or 1, 4))
-#: (file, pid) a batch keeps attached to the engine between its units of work
-_KEPT: "tuple[RegistryFile, int] | None" = None
-#: a kept attachment unused for this long is detached (so others need not wait for the batch)
-IDLE_DETACH = 0.1
-
-
-def _release_kept() -> None:
-    if _KEPT is not None and _KEPT[1] == os.getpid():
-        _KEPT[0]._detach_kept()
-
-
-def _engine() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB the registry files are attached to (new after fork)."""
-    global _ENGINE, _ENGINE_PID
-    if _ENGINE is None or _ENGINE_PID != os.getpid():
-        _ENGINE = duckdb.connect(":memory:")
-        _ENGINE.execute("SET enable_progress_bar = false")
-        _ENGINE.execute("SET threads = 1")  # its queries are point lookups and small writes
-        _ENGINE_PID = os.getpid()
-    return _ENGINE
 
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class RegistryFile:
-    """One registry file. Holds no connection between operations."""
+class RegistryFile(KeptAttachment):
+    """One registry file. Holds no connection between operations (except a batch's
+    kept attachment: see ``mlreg.store.duckdb.engine``)."""
 
     def __init__(self, path: Path, timeout: float | None = None):
+        super().__init__()
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.timeout = lock_timeout() if timeout is None else timeout
         self._checked: tuple | None = None  # the file's signature when its schema was last checked
         self._copy: tuple | None = None  # (signature, pid, engine with a private copy attached)
-        self._batch_depth = 0  # open `batch()` blocks: writes then leave the file attached
-        self._idle: threading.Timer | None = None  # detaches a kept attachment left unused
-        self._last_use = 0.0  # when the kept attachment was last used (time.monotonic())
 
     def _signature(self) -> tuple | None:
         """What changes whenever anyone writes the file; None if it cannot be read.
@@ -138,8 +114,8 @@ class RegistryFile:
         """The engine with this file attached and in use; detached (and so checkpointed)
         on the way out, also on error, except in a batch (see :meth:`batch`): a write
         there leaves the file attached for the next unit of work, which reuses it."""
-        with _ENGINE_LOCK:
-            con = _engine()
+        with ENGINE_LOCK:
+            con = engine.engine()
             if self._is_kept():
                 try:
                     yield con
@@ -150,91 +126,23 @@ class RegistryFile:
                     raise
                 self._touch()
                 return
-            _release_kept()  # another file's batch: the engine has one attachment at a time
+            engine.release_kept()  # another file's batch: the engine has one attachment at a time
             keep = self._batch_depth > 0 and not read_only and not create
             self._attach(con, read_only, create)
             detach = True
             try:
-                con.execute(f"USE {_ALIAS}")
+                con.execute(f"USE {ALIAS}")
                 yield con
                 detach = not keep
             finally:
                 if detach:
-                    try:
-                        con.execute("USE memory")
-                    finally:
-                        con.execute(f"DETACH {_ALIAS}")
+                    engine.detach(con)
             if keep:
-                global _KEPT
-                _KEPT = (self, os.getpid())
-                self._touch()
-
-    # -- batches: the file kept attached between units of work ---------------------------
-    def _is_kept(self) -> bool:
-        return _KEPT is not None and _KEPT[0] is self and _KEPT[1] == os.getpid()
-
-    def _detach_kept(self) -> None:
-        """Detach the file a batch keeps attached (checkpointing it), if it is this one."""
-        global _KEPT
-        with _ENGINE_LOCK:
-            if not self._is_kept():
-                return
-            _KEPT = None
-            self._checked = None
-            if self._idle is not None:
-                self._idle.cancel()
-                self._idle = None
-            con = _engine()
-            try:
-                con.execute("USE memory")
-            finally:
-                con.execute(f"DETACH {_ALIAS}")
-
-    def _touch(self) -> None:
-        """(Re)start the idle clock of the kept attachment: detached after IDLE_DETACH s unused.
-        One timer thread per idle period, not per write (starting a thread costs a write
-        about 0.2 ms): a timer that fires while the attachment was used since re-arms for
-        the time left."""
-        self._last_use = time.monotonic()
-        if self._idle is None:
-            self._arm(IDLE_DETACH)
-
-    def _arm(self, delay: float) -> None:
-        timer = threading.Timer(delay, self._idle_detach)
-        timer.daemon = True
-        self._idle = timer
-        timer.start()
-
-    def _idle_detach(self) -> None:
-        with _ENGINE_LOCK:
-            if self._idle is None or self._idle is not threading.current_thread():
-                return  # cancelled, or replaced
-            left = self._last_use + IDLE_DETACH - time.monotonic()
-            if left > 0:
-                self._arm(left)
-                return
-            self._idle = None
-            try:
-                self._detach_kept()
-            except duckdb.Error:
-                pass  # the next unit of work attaches afresh and reports what is wrong
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Keep the file attached between the writes of this block (see the module doc)."""
-        with _ENGINE_LOCK:
-            self._batch_depth += 1
-        try:
-            yield
-        finally:
-            with _ENGINE_LOCK:
-                self._batch_depth -= 1
-                if self._batch_depth == 0:
-                    self._detach_kept()
+                self._keep()
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool, create: bool = False) -> None:
         options = "READ_ONLY" if read_only else (f"BLOCK_SIZE {BLOCK_SIZE}" if create else "READ_WRITE")
-        sql = f"ATTACH {_sql_string(str(self.path))} AS {_ALIAS} ({options})"
+        sql = f"ATTACH {_sql_string(str(self.path))} AS {ALIAS} ({options})"
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
@@ -286,7 +194,7 @@ class RegistryFile:
         An MlregError raised from here means the transaction did not commit (callers rely
         on it to clean up); only a non-mlreg exception can come after the COMMIT."""
         self._require()
-        with self._lock(exclusive=True), _ENGINE_LOCK:
+        with self._lock(exclusive=True), ENGINE_LOCK:
             committed = False
             kept = self._is_kept()  # then no one else can have changed the file since
             signature = None if kept else self._signature()
@@ -321,7 +229,7 @@ class RegistryFile:
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._require()
-        with self._lock(exclusive=False), _ENGINE_LOCK:
+        with self._lock(exclusive=False), ENGINE_LOCK:
             kept = self._is_kept()
             signature = None if kept else self._signature()
             try:
@@ -366,7 +274,7 @@ class RegistryFile:
                 self._copy = cached = (signature, os.getpid(), self._private_copy())
         con = cached[2].cursor()  # one connection per relation: relations may be used from any thread
         try:
-            con.execute(f"USE {_ALIAS}")
+            con.execute(f"USE {ALIAS}")
             return con.sql(sql, params=list(params) if params else None)
         except duckdb.Error as exc:
             raise self._translate(exc) from None
@@ -390,8 +298,8 @@ class RegistryFile:
                 except OSError as exc:
                     raise MlregError(
                         f"cannot copy registry {self.path} to {copy.parent}: {exc.strerror or exc}") from None
-            mem.execute(f"ATTACH {_sql_string(str(copy))} AS {_ALIAS} (READ_ONLY)")
-            migrations.check_current(mem, self.path, catalog=_ALIAS)
+            mem.execute(f"ATTACH {_sql_string(str(copy))} AS {ALIAS} (READ_ONLY)")
+            migrations.check_current(mem, self.path, catalog=ALIAS)
             return mem
         except duckdb.Error as exc:
             mem.close()

@@ -1,0 +1,130 @@
+"""The process's one in-memory DuckDB that registry files are attached to, and the
+attachment a batch keeps on it between units of work (see ``mlreg.store.duckdb.file``).
+
+A new database instance costs more than a whole write, so every registry file of a
+process is attached to one in-memory DuckDB (the *engine*), one file at a time, under
+``ENGINE_LOCK``. A batch (:meth:`KeptAttachment.batch`) leaves the file attached after
+each write; the attachment is given up (detached, which checkpoints it) when another
+file is attached, when someone else wants the registry, when it has been idle
+``IDLE_DETACH`` seconds, and when the batch ends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import duckdb
+
+ALIAS = "reg"  # the name a registry file is attached under
+ENGINE_LOCK = threading.RLock()
+#: a kept attachment unused for this long is detached (so others need not wait for the batch)
+IDLE_DETACH = 0.1
+
+_ENGINE: duckdb.DuckDBPyConnection | None = None
+_ENGINE_PID = 0
+#: (file, pid) a batch keeps attached to the engine between its units of work
+_KEPT: "tuple[KeptAttachment, int] | None" = None
+
+
+def engine() -> duckdb.DuckDBPyConnection:
+    """The process's in-memory DuckDB the registry files are attached to (new after fork)."""
+    global _ENGINE, _ENGINE_PID
+    if _ENGINE is None or _ENGINE_PID != os.getpid():
+        _ENGINE = duckdb.connect(":memory:")
+        _ENGINE.execute("SET enable_progress_bar = false")
+        _ENGINE.execute("SET threads = 1")  # its queries are point lookups and small writes
+        _ENGINE_PID = os.getpid()
+    return _ENGINE
+
+
+def detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Detach the attached registry file (which checkpoints it)."""
+    try:
+        con.execute("USE memory")
+    finally:
+        con.execute(f"DETACH {ALIAS}")
+
+
+def release_kept() -> None:
+    """Detach whatever file a batch of this process keeps attached."""
+    if _KEPT is not None and _KEPT[1] == os.getpid():
+        _KEPT[0]._detach_kept()
+
+
+class KeptAttachment:
+    """What a registry file (``RegistryFile``) needs to stay attached for a batch."""
+
+    _checked: tuple | None
+
+    def __init__(self) -> None:
+        self._batch_depth = 0  # open `batch()` blocks: writes then leave the file attached
+        self._idle: threading.Timer | None = None  # detaches a kept attachment left unused
+        self._last_use = 0.0  # when the kept attachment was last used (time.monotonic())
+
+    def _is_kept(self) -> bool:
+        return _KEPT is not None and _KEPT[0] is self and _KEPT[1] == os.getpid()
+
+    def _keep(self) -> None:
+        """The file just attached stays attached after this unit of work (in a batch)."""
+        global _KEPT
+        _KEPT = (self, os.getpid())
+        self._touch()
+
+    def _detach_kept(self) -> None:
+        """Detach the file a batch keeps attached (checkpointing it), if it is this one."""
+        global _KEPT
+        with ENGINE_LOCK:
+            if not self._is_kept():
+                return
+            _KEPT = None
+            self._checked = None
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            detach(engine())
+
+    def _touch(self) -> None:
+        """(Re)start the idle clock of the kept attachment: detached after IDLE_DETACH s unused.
+        One timer thread per idle period, not per write (starting a thread costs a write
+        about 0.2 ms): a timer that fires while the attachment was used since re-arms for
+        the time left."""
+        self._last_use = time.monotonic()
+        if self._idle is None:
+            self._arm(IDLE_DETACH)
+
+    def _arm(self, delay: float) -> None:
+        timer = threading.Timer(delay, self._idle_detach)
+        timer.daemon = True
+        self._idle = timer
+        timer.start()
+
+    def _idle_detach(self) -> None:
+        with ENGINE_LOCK:
+            if self._idle is None or self._idle is not threading.current_thread():
+                return  # cancelled, or replaced
+            left = self._last_use + IDLE_DETACH - time.monotonic()
+            if left > 0:
+                self._arm(left)
+                return
+            self._idle = None
+            try:
+                self._detach_kept()
+            except duckdb.Error:
+                pass  # the next unit of work attaches afresh and reports what is wrong
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Keep the file attached between the writes of this block (see the module doc)."""
+        with ENGINE_LOCK:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with ENGINE_LOCK:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._detach_kept()
