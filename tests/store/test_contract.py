@@ -114,6 +114,10 @@ def test_register_and_read_back_every_field(store):
     assert listing["DESCRIPTION"] == "first" and json.loads(listing["TAGS"]) == {"a": "x", "stage": "dev"}
     assert json.loads(listing["METRICS"]) == {"acc": 0.5} and listing["CREATION_ROLE"] == "alice"
     assert json.loads(listing["INPUT_SPEC"]) == v.input_spec and listing["CREATION_TIME"] == T0
+    # stored without spaces, so that a listing read without DuckDB passes them on as they are
+    for column, value in (("CREATION_CONTEXT", v.creation_context), ("CREATION_ENVIRONMENT_SPEC", v.environment),
+                          ("INPUT_SPEC", v.input_spec), ("OUTPUT_SPEC", v.output_spec)):
+        assert listing[column] == json.dumps(value, separators=(",", ":")), column
 
 
 def test_a_version_is_registered_once(store):
