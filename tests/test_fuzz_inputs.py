@@ -119,21 +119,36 @@ def test_fuzz_model_names_and_versions(cli, text, command):
 @FUZZ
 @given(key=NASTY, value=NASTY)
 @example(key="=", value="=")  # found by a run: read as two pairs, neither with a key
+@example(key="00=", value="0=")  # found by a run: two good pairs, set together
 def test_fuzz_tags(cli, registry, key, value):
     before = cli.snapshot()
     result = cli("tag", "set", "--", "m", "1", key, value)
-    # no C0/C1 controls, formatting (bidi, zero-width) characters or line/paragraph separators
-    invisible = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in key)
-    key_ok = 0 < len(key) <= 255 and "=" not in key and not re.search(r"[\x00-\x1f\x7f]", key) and not invisible
-    if key_ok and "\x00" not in value:
+    if "=" in key and "=" in value:
+        # both hold '=': read as two TAG=VALUE pairs, set together when both are good; a pair
+        # without a key, or the same key twice, is a usage error (2), a bad key or value an
+        # invalid input (1)
+        pairs = dict(arg.partition("=")[::2] for arg in (key, value))
+        if len(pairs) == 2 and all(_good_key(k) and "\x00" not in v for k, v in pairs.items()):
+            assert result.exit_code == 0, result.stderr
+            assert {k: registry.get_tag_value("m", "1", k) for k in pairs} == pairs
+            for k in pairs:
+                registry.remove_tag("m", "1", k)
+        else:
+            cli.refused(result, codes=(EXIT_INVALID, EXIT_USAGE))
+            assert cli.snapshot() == before
+    elif _good_key(key) and "\x00" not in value:
         assert result.exit_code == 0, result.stderr
         assert registry.get_tag_value("m", "1", key) == value  # exactly what was set
         registry.remove_tag("m", "1", key)
     else:
-        # a key with '=' beside a value with '=' reads as two TAG=VALUE pairs, a usage error (2)
-        # when one of them has no key; any other bad key is an invalid input (1)
-        cli.refused(result, codes=(EXIT_INVALID, EXIT_USAGE) if "=" in key and "=" in value else (EXIT_INVALID,))
+        cli.refused(result, codes=(EXIT_INVALID,))
         assert cli.snapshot() == before
+
+
+def _good_key(key: str) -> bool:
+    # no C0/C1 controls, formatting (bidi, zero-width) characters or line/paragraph separators
+    invisible = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in key)
+    return 0 < len(key) <= 255 and "=" not in key and not re.search(r"[\x00-\x1f\x7f]", key) and not invisible
 
 
 # -- metrics -----------------------------------------------------------------------------------
