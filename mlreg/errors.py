@@ -1,4 +1,5 @@
-"""One error family. Each error carries the exit code the CLI uses for it.
+"""One error family. Each error carries the exit code the CLI uses for it. (And the one
+warning class of mlreg's own, ``EnvironmentWarning``.)
 
 Where it helps Python users, an error also subclasses the built-in it refines,
 so ``except KeyError`` still works around a missing tag.
@@ -77,3 +78,7 @@ class PromotionConflict(MlregError):
     promotion: the promotion lost a race and changed nothing (exit 4, as for a duplicate)."""
 
     exit_code = 4
+
+
+class EnvironmentWarning(UserWarning):
+    """The current environment differs from the one a model was logged in (a warning, not an error)."""

@@ -12,13 +12,25 @@ name first, else the alias.
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from mlreg.errors import InvalidInput
+from mlreg.errors import GateFailed, InvalidInput
 from mlreg.names import validate_name
 from mlreg.records import ALIAS, DEFAULT_VERSION, ModelEnds, ModelInfo
 
 DEFAULT, FIRST, LAST = "DEFAULT", "FIRST", "LAST"
 SYSTEM_ALIASES = (DEFAULT, FIRST, LAST)
+#: the model attribute holding a protected alias's policy (``promote``)
+ALIAS_POLICY = "ALIAS_POLICY"
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: ``expect`` not given to a promotion (``None`` means: expect that no version holds the alias)
+UNSET: Any = _Unset()
 
 
 def normalize(alias: object) -> str:
@@ -85,3 +97,11 @@ def resolve(info: ModelInfo, name: str) -> str | None:
     if key == LAST:
         return info.versions[-1]
     return None
+
+def check_unprotected(info: Any, alias: str) -> None:
+    """GateFailed when the alias is protected (what a plain ``alias set``/``unset`` asks)."""
+    value = info.values(ALIAS_POLICY).get(alias)
+    if value is not None:
+        name = json.loads(value)["policy"]
+        raise GateFailed(f"alias {alias} of {info.name} is protected by policy {name}: move it with "
+                         f"`mlreg promote {info.name} VERSION --to {alias}` (registry.promote), which applies it")

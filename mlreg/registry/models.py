@@ -12,8 +12,8 @@ from mlreg.errors import AlreadyExists, InvalidInput, NotFound
 from mlreg.names import validate_key, validate_name, validate_tag_value, validate_text
 from mlreg.records import ALIAS, DEFAULT_VERSION, MODEL_DESCRIPTION, MODEL_TAG, ModelInfo
 from mlreg.registry import aliases
+from mlreg.registry.aliases import check_unprotected
 from mlreg.registry.core import RegistryCore
-from mlreg.registry.promote import check_unprotected
 
 if TYPE_CHECKING:
     from mlreg.store import StoreReader

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlreg.errors import GateFailed, NotFound, PromotionConflict
 from mlreg.records import ALIAS, SET, Change
 from mlreg.registry import aliases
+from mlreg.registry.aliases import ALIAS_POLICY, UNSET
 from mlreg.registry.core import RegistryCore
 
 if TYPE_CHECKING:
@@ -30,17 +31,7 @@ if TYPE_CHECKING:
     from mlreg.registry.gate import GateReport
     from mlreg.registry.promotion import Promotion
 
-ALIAS_POLICY = "ALIAS_POLICY"
 PROMOTION = "PROMOTION"
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: ``expect`` not given (``None`` means: expect that no version holds the alias)
-UNSET: Any = _Unset()
 
 HISTORY_COLUMNS = ("ALIAS", "VERSION", "FROM", "TO", "ROLE", "PREVIOUS", "POLICIES")
 
@@ -207,10 +198,3 @@ def _holder_text(version: str | None) -> str:
     return "no version" if version is None else f"version {version}"
 
 
-def check_unprotected(info: Any, alias: str) -> None:
-    """GateFailed when the alias is protected (what a plain ``alias set``/``unset`` asks)."""
-    value = info.values(ALIAS_POLICY).get(alias)
-    if value is not None:
-        name = json.loads(value)["policy"]
-        raise GateFailed(f"alias {alias} of {info.name} is protected by policy {name}: move it with "
-                         f"`mlreg promote {info.name} VERSION --to {alias}` (registry.promote), which applies it")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlreg.deploy_platforms import TargetPlatform
 from mlreg.names import validate_name
-from mlreg.registry.promote import UNSET
+from mlreg.registry.aliases import UNSET
 
 if TYPE_CHECKING:
     from pathlib import Path

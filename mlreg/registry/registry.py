@@ -12,22 +12,19 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlreg.deploy_platforms import TargetPlatform
-from mlreg.errors import NotFound
+from mlreg.errors import EnvironmentWarning, NotFound
 from mlreg.names import validate_name
 from mlreg.records import METRIC, TAG, Deployment, ModelRow
+from mlreg.registry.aliases import UNSET
 from mlreg.registry.core import RegistryCore
-from mlreg.registry.deployments import Deployments
-from mlreg.registry.maintenance import Maintenance, VerifyResult
 from mlreg.registry.metadata import Metadata
-from mlreg.registry.promote import UNSET, Promoter, PromotionResult
-from mlreg.registry.promotion import Promotion
 from mlreg.registry.models import Models
 from mlreg.registry.versions import Versions
-from mlreg.runtime.loading import EnvironmentWarning
 from mlreg.session import Session
 from mlreg.store import MetadataStore
 
@@ -35,6 +32,10 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from mlreg.frame import DataFrame
+    from mlreg.registry.deployments import Deployments
+    from mlreg.registry.maintenance import Maintenance, VerifyResult
+    from mlreg.registry.promote import Promoter, PromotionResult
+    from mlreg.registry.promotion import Promotion
     from mlreg.spark.udf import SparkFunction
     from mlreg.store.base import Relation
 
@@ -47,6 +48,14 @@ if TYPE_CHECKING:
     from mlreg.stage import Stage, StageEntry
 
 __all__ = ["DEFAULT_DATABASE", "EnvironmentWarning", "ModelRegistry", "ModelRow", "VerifyResult"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VerifyResult":  # re-exported, imported when asked for
+        from mlreg.registry.maintenance import VerifyResult
+
+        return VerifyResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DEFAULT_DATABASE = "MODEL_REGISTRY"
 
@@ -77,14 +86,40 @@ class ModelRegistry:
                     "or `mlreg create`"
                 )
         self._core = RegistryCore(session, database, store, clock, schema)
-        self._deployments = Deployments(self._core)
-        self._versions = Versions(self._core, self._deployments)
+        self._versions = Versions(self._core, lambda: self._deployments)
         self._metadata = Metadata(self._core)
-        self._maintenance = Maintenance(self._core)
         self._models = Models(self._core)
-        self._promotion = Promotion(self._core, self._maintenance)
-        self._promoter = Promoter(self._core, self._promotion)
-        self._promotion.aliases = self._promoter.holder  # alias.NAME in policies
+
+    # the parts a listing or a tag write never needs are made (and imported) on first use
+    @cached_property
+    def _deployments(self) -> "Deployments":
+        from mlreg.registry.deployments import Deployments
+
+        return Deployments(self._core)
+
+    @cached_property
+    def _maintenance(self) -> "Maintenance":
+        from mlreg.registry.maintenance import Maintenance
+
+        return Maintenance(self._core)
+
+    @cached_property
+    def _promotions(self) -> "tuple[Promotion, Promoter]":
+        from mlreg.registry.promote import Promoter
+        from mlreg.registry.promotion import Promotion
+
+        promotion = Promotion(self._core, self._maintenance)
+        promoter = Promoter(self._core, promotion)
+        promotion.aliases = promoter.holder  # alias.NAME in policies
+        return promotion, promoter
+
+    @property
+    def _promotion(self) -> "Promotion":
+        return self._promotions[0]
+
+    @property
+    def _promoter(self) -> "Promoter":
+        return self._promotions[1]
 
     def __repr__(self) -> str:
         return f"ModelRegistry(database_name={self.database_name!r}, url={self.url!r})"
@@ -128,7 +163,7 @@ class ModelRegistry:
         return self._models
 
     @property
-    def deployments(self) -> Deployments:
+    def deployments(self) -> "Deployments":
         """The deployment part: deployments by name alone, file-to-file scoring, among others."""
         return self._deployments
 
@@ -406,7 +441,7 @@ class ModelRegistry:
 
     # -- promotion in CI ------------------------------------------------------------------------
     @property
-    def promotion(self) -> Promotion:
+    def promotion(self) -> "Promotion":
         """The promotion part: snapshots, gates, diffs, model cards."""
         return self._promotion
 

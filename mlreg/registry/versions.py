@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlreg import _faults, jsonvalue
 from mlreg.errors import AlreadyExists, InvalidInput, MlregError
@@ -38,7 +38,7 @@ def duplicate(model_name: str, model_version: str) -> AlreadyExists:
 class Versions:
     """The model versions of a registry."""
 
-    def __init__(self, core: RegistryCore, deployments: "Deployments"):
+    def __init__(self, core: RegistryCore, deployments: "Callable[[], Deployments]"):
         self._core = core
         self._deployments = deployments
 
@@ -201,7 +201,7 @@ class Versions:
 
     def delete(self, model_name: str, model_version: str, delete_artifact: bool = True) -> None:
         row = self.get(model_name, model_version)
-        self._deployments.teardown_model(row.id)  # stop what runs first (services, functions)
+        self._deployments().teardown_model(row.id)  # stop what runs first (services, functions)
         _faults.checkpoint("delete:commit")
         with self._core.write() as writer:
             row = self._core.row(writer, model_name, model_version)

@@ -15,15 +15,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mlreg.errors import EnvironmentWarning as EnvironmentWarning  # defined there: importing it costs nothing
 from mlreg.runtime.spec import PackageSpec
 
 _LOCK = threading.RLock()
 # (model ID, package directory) -> the loaded model, for loads that may be shared
 _MODELS: dict[tuple[str, str], Any] = {}
-
-
-class EnvironmentWarning(UserWarning):
-    """The current environment differs from the one a model was logged in."""
 
 
 def environment_differences(package: PackageSpec) -> list[str]:

@@ -136,7 +136,7 @@ def promote(
     names, sha256 and results. --github-output writes alias, version, previous and moved.
     """
     from mlreg.cli import reports
-    from mlreg.registry.promote import UNSET
+    from mlreg.registry.aliases import UNSET
 
     state = get_state(ctx)
     wanted = UNSET if expect is None else (None if expect.lower() == "none" else expect)
