@@ -60,9 +60,11 @@ def check_string_list(values: Sequence[str] | None, what: str) -> list[str]:
 def check_pip_requirements(values: Sequence[str] | None) -> list[str]:
     """Each a PEP 508 requirement (``name[extras] specifier ; marker`` or ``name @ URL``):
     never a pip option such as ``--index-url=...``, which requirements.txt would obey."""
+    checked = check_string_list(values, "pip_requirements")
+    if not checked:
+        return checked  # the parser costs ~15 ms to import: not for a log without requirements
     from packaging.requirements import InvalidRequirement, Requirement
 
-    checked = check_string_list(values, "pip_requirements")
     for spec in checked:
         try:
             Requirement(spec)
