@@ -14,19 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.cli import MLREG_BIN, subprocess_env
+from tests.fixtures.cli import MLREG_BIN, imported_modules, subprocess_env
 
 HEAVY = {"pandas", "pyarrow", "numpy", "sklearn", "torch", "tensorflow", "keras", "xgboost", "lightgbm",
          "mlflow", "snowflake", "cloudpickle", "scipy", "joblib", "pyspark", "py4j"}
 
 
-def imported_modules(*args: str, env: dict[str, str] | None = None,
-                     full: bool = False) -> tuple[set[str], subprocess.CompletedProcess]:
-    """Top-level packages (or, ``full``, all modules) the real console script imports for ``mlreg ARGS``."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(MLREG_BIN), *args], capture_output=True,
-                          text=True, env=subprocess_env(env), timeout=120)
-    modules = {m.group(1) for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.M)}
-    return (modules if full else {name.split(".")[0] for name in modules}), proc
 
 
 @pytest.fixture

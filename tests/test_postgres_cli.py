@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from tests.data.harness import SIGNATURES, assert_one_line_error, env, mlreg, mlreg_json, write_signatures
-from tests.fixtures.cli import MLREG_BIN
+from tests.fixtures.cli import MLREG_BIN, imported_modules
 
 
 @pytest.fixture
@@ -177,14 +176,10 @@ def test_create_is_idempotent_when_several_machines_run_it_at_once(pg_home):
 
 
 def test_list_on_a_directory_home_does_not_import_the_postgresql_driver(mlreg_bin):
-    import re
-
     assert mlreg_bin("create").exit_code == 0
     for args in (["--help"], ["list"]):
-        proc = subprocess.run([sys.executable, "-X", "importtime", str(MLREG_BIN), *args], capture_output=True,
-                              text=True, env=env(), timeout=120)
+        names, proc = imported_modules(*args, env=env())
         assert proc.returncode == 0
-        names = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.M)}
         assert "mlreg" in names and "psycopg" not in names and "psycopg_binary" not in names
 
 
@@ -252,12 +247,8 @@ def test_list_reads_postgresql_without_duckdb_and_prints_the_same(logged, pg_hom
 
 
 def test_list_on_a_postgresql_home_does_not_import_duckdb(logged, pg_home):
-    import re
-
     for args, duckdb_wanted in ((["list"], False), (["list", "--tag", "stage=prod", "--format", "json"], False),
                                 (["list", "--where", "true"], True)):
-        proc = subprocess.run([sys.executable, "-X", "importtime", str(MLREG_BIN), *args], capture_output=True,
-                              text=True, env=env(), timeout=120)
+        names, proc = imported_modules(*args, env=env())
         assert proc.returncode == 0, proc.stderr[-2000:]
-        names = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.M)}
         assert "psycopg" in names and ("duckdb" in names) == duckdb_wanted, args
