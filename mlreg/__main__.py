@@ -1,3 +1,3 @@
-from mlreg.cli.app import main
+from mlreg.cli.entry import main
 
 main()

@@ -34,8 +34,42 @@ def registry_with_model(mlreg_bin, model_file, sample_csv):
 def test_help_imports_no_duckdb_rich_or_frameworks():
     names, proc = imported_modules("--help")
     assert proc.returncode == 0 and "Usage: mlreg" in proc.stdout
-    assert "typer" in names and "mlreg" in names
-    assert names & (HEAVY | {"duckdb", "rich"}) == set()
+    assert "mlreg" in names
+    assert names & (HEAVY | {"duckdb", "rich", "typer"}) == set()  # the pre-rendered page (mlreg.cli.entry)
+
+
+TYPER_MAIN = "from mlreg.cli.app import main; main()"  # what the console script ran before mlreg.cli.entry
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+@pytest.mark.parametrize("columns", [None, "80", "200", "60", "x"])
+def test_root_help_is_typers_without_importing_it(flag, columns):
+    """Off a terminal, `mlreg --help` prints the pre-rendered page (mlreg.cli.root_help)
+    where it is what Typer prints, without importing Typer; elsewhere Typer renders it."""
+    env = {} if columns is None else {"COLUMNS": columns}
+    names, proc = imported_modules(flag, env=env)
+    typers = subprocess.run([sys.executable, "-c", TYPER_MAIN, flag], capture_output=True, text=True,
+                            env=subprocess_env(env), timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr.count("Error")) == (0, typers.stdout, 0)
+    assert proc.stdout.startswith("Usage: mlreg [OPTIONS] COMMAND [ARGS]...")
+    assert ("typer" in names) == (columns == "60"), names  # 60 columns: wrapped narrower, by Typer
+    assert "mlreg" in names  # sanity: the parse found the imports
+
+
+def test_root_help_with_completion_asked_is_typers():
+    """A shell asking for completions (Click's _MLREG_COMPLETE) gets them, whatever the arguments."""
+    env = subprocess_env({"_MLREG_COMPLETE": "complete_bash", "COMP_WORDS": "mlreg --he", "COMP_CWORD": "1"})
+    proc = subprocess.run([str(MLREG_BIN), "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, "--help\n"), proc
+
+
+def test_root_help_into_a_closed_pipe_is_quiet():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    proc = subprocess.run([str(MLREG_BIN), "--help"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                          env=subprocess_env(), timeout=60)
+    os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
 
 
 def test_commands_are_imported_only_when_invoked(registry_with_model):
