@@ -10,6 +10,9 @@ common.py). The same data goes into MLflow's SQLite registry.
   `search_model_versions("tags.stage = 'prod'")` and printing JSON.
 - `list_models()` filtered on the stage tag, in-process (goal <= 0.2 s); floor: the same
   query on a read-only DuckDB connection; peer: `MlflowClient.search_model_versions`.
+- A tag write at that scale, in-process: `set_tag` on one version (each a durable
+  transaction of its own), and the same inside `registry.batch()`, against MLflow's
+  `MlflowClient.set_model_version_tag` on the same version of its registry.
 - How long registering took: the bulk load of each, and the one-by-one rate of a real
   `log_model` (a small scikit-learn model, 3 tags, 2 metrics) against MLflow's
   `mlflow.sklearn.log_model` + registration + 3 tags, measured on a small sample.
@@ -115,6 +118,32 @@ def main() -> None:
     inproc = alternate(inproc_cases, runs=args.runs, warmup=args.cheap_warmup)
     fi = {k: fig(v) for k, v in inproc.items()}
 
+    # -- tag writes on one version of the full registry ---------------------------------------------
+    writes = 5 if args.quick else 20
+    target = ("model-0007", "42")  # in both registries, a version in the middle of the file
+    wseq = itertools.count()
+
+    def write_rate(op) -> float:
+        t0 = time.perf_counter()
+        for _ in range(writes):
+            op(next(wseq))
+        return writes / (time.perf_counter() - t0)
+
+    def mlreg_batched() -> float:
+        with reg.batch():
+            return write_rate(lambda i: reg.set_tag(*target, "note", f"b{i}"))
+
+    write_cases = {
+        "mlreg": lambda: write_rate(lambda i: reg.set_tag(*target, "note", f"n{i}")),
+        "batch": mlreg_batched,
+        "mlflow": lambda: write_rate(lambda i: client.set_model_version_tag(*target, "note", f"n{i}")),
+    }
+    if not with_mlflow:
+        del write_cases["mlflow"]
+    info("query: tag writes at scale, alternating ...")
+    wrote = alternate(write_cases, runs=args.runs, warmup=args.cheap_warmup)
+    fw = {k: fig(v, unit="writes/s", better="higher") for k, v in wrote.items()}
+
     # -- one-by-one registration rate on a small sample --------------------------------------------
     import numpy as np
     import pickle
@@ -184,6 +213,11 @@ def main() -> None:
             [mlflow_peer("MLflow `search_model_versions`", fi)],
             goal="≤ 0.2 s", passed=r_in <= 0.2,
             note=None if r_in <= 0.2 else f"{r_in - 0.2:.2f} s over the goal ({ratio(fi['mlreg'], fi['floor']):.2f}× the floor)"),
+        row(f"4. `set_tag` on one version of the {total:,}-version registry (in-process)",
+            fw["mlreg"], None, None, [mlflow_peer("MLflow `set_model_version_tag`", fw)],
+            note="each write durable on return, as a single write of workload 3"),
+        row(f"4. `set_tag` in `registry.batch()` on one version of the {total:,}-version registry (in-process)",
+            fw["batch"], None, None, [mlflow_peer("MLflow `set_model_version_tag`", fw)]),
         row(f"4. Register {total:,} versions (bulk, through the store layer)",
             fig([mlreg_load]), None, None,
             [peer("MLflow (bulk SQL into its SQLite)", fig([mlflow_load])) if with_mlflow
