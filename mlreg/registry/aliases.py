@@ -98,6 +98,7 @@ def resolve(info: ModelInfo, name: str) -> str | None:
         return info.versions[-1]
     return None
 
+
 def check_unprotected(info: Any, alias: str) -> None:
     """GateFailed when the alias is protected (what a plain ``alias set``/``unset`` asks)."""
     value = info.values(ALIAS_POLICY).get(alias)

@@ -196,5 +196,3 @@ class Promoter:
 
 def _holder_text(version: str | None) -> str:
     return "no version" if version is None else f"version {version}"
-
-

@@ -57,6 +57,7 @@ def __getattr__(name: str) -> Any:
         return VerifyResult
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 DEFAULT_DATABASE = "MODEL_REGISTRY"
 
 
