@@ -20,8 +20,6 @@ HEAVY = {"pandas", "pyarrow", "numpy", "sklearn", "torch", "tensorflow", "keras"
          "mlflow", "snowflake", "cloudpickle", "scipy", "joblib", "pyspark", "py4j"}
 
 
-
-
 @pytest.fixture
 def registry_with_model(mlreg_bin, model_file, sample_csv):
     assert mlreg_bin("create").exit_code == 0
