@@ -11,7 +11,6 @@ Submodules are imported lazily so that ``import mlreg`` stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from mlreg._version import __version__
 from mlreg.errors import (
@@ -22,6 +21,11 @@ from mlreg.errors import (
     NotFound,
     RegistryBusy,
 )
+
+TYPE_CHECKING = False  # not typing's: importing typing (and re, enum) costs `mlreg --help` ~6 ms
+if TYPE_CHECKING:
+    from typing import Any
+
 _LAZY = {"model_registry", "deploy_platforms", "model_signature", "functions"}
 _SESSION = {"Session", "connect", "login_options"}
 

@@ -19,6 +19,7 @@ import typer
 
 from mlreg.cli.output import Output
 from mlreg.cli.progress import bars
+from mlreg.cli.terminal import silence_stdout
 from mlreg.errors import MlregError
 
 if TYPE_CHECKING:
@@ -70,18 +71,6 @@ def _show_warning(out: Output) -> Callable[..., None]:
     return show
 
 
-def _silence_stdout() -> None:
-    """After the reader of our stdout went away: point fd 1 at /dev/null so that the
-    interpreter's final flush does not complain."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def funnel(func: F) -> F:
     """Run a command: every MlregError becomes ``Error: <message>`` on stderr and its exit
     code; Python warnings become one ``Warning: ...`` line; a closed stdout pipe ends the
@@ -106,7 +95,7 @@ def funnel(func: F) -> F:
             out.error(_one_line(exc.message))
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             raise typer.Exit(BROKEN_PIPE_EXIT) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise

@@ -12,6 +12,8 @@ Click runs whatever the arguments) goes to :func:`mlreg.cli.app.main`.
 import os
 import sys
 
+from mlreg.cli.terminal import is_terminal, silence_stdout
+
 #: the environment variable with which a shell asks Click for completions
 COMPLETE_VAR = "_MLREG_COMPLETE"
 
@@ -24,8 +26,7 @@ def main() -> None:
             sys.stdout.write(TEXT)
             sys.stdout.flush()
         except BrokenPipeError:  # the reader went away: end quietly, as commands do
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            silence_stdout()
         sys.exit(0)
     from mlreg.cli.app import main as app_main
 
@@ -36,12 +37,7 @@ def _plain_help_as_rendered() -> bool:
     """Whether Typer would print exactly the pre-rendered page: plain (not a terminal),
     wrapped at 80 columns (Click's most: ``COLUMNS``, else the output's width, else 80),
     and not asked for completions."""
-    if COMPLETE_VAR in os.environ:
-        return False
-    try:
-        if sys.stdout.isatty():
-            return False
-    except (AttributeError, ValueError):
+    if COMPLETE_VAR in os.environ or is_terminal(sys.stdout):
         return False
     try:
         columns = int(os.environ.get("COLUMNS", "0"))
