@@ -251,3 +251,43 @@ def test_index_entry_without_its_command_is_a_clear_error(monkeypatch):
     root = typer.main.get_command(app)
     with pytest.raises(LookupError, match="mlreg.cli.commands.sql registers no command 'nope': regenerate"):
         root.get_command(typer.Context(root, info_name="mlreg"), "nope")
+
+
+# -- DuckDB started before Typer loads (mlreg.cli.early) ------------------------------------------
+def test_the_early_start_knows_every_global_option_of_the_app():
+    from mlreg.cli import early
+
+    root = typer.main.get_command(app)
+    values, flags = {}, set()
+    for param in root.params:
+        if param.is_eager or param.name in ("install_completion", "show_completion"):
+            continue  # --version, completion: the early start leaves those lines alone
+        if param.is_flag:
+            flags.update(param.opts)
+        else:
+            values.update({name: max(param.opts, key=len) for name in param.opts})
+    assert early.VALUE_OPTIONS == values and early.FLAG_OPTIONS == flags
+
+
+@pytest.mark.parametrize("argv, options", [
+    (["list"], {}),
+    (["--home", "/x", "-c", "a", "list", "--home", "y"], {"--home": "/x", "--connection": "a"}),
+    (["--home=/x", "-q", "--verbose", "tag", "set", "m", "1", "a=b"], {"--home": "/x"}),
+    (["-c", "a", "--connection", "b", "-d", "D", "--schema=S", "list"],
+     {"--connection": "b", "--database": "D", "--schema": "S"}),
+    (["list", "--help"], None), (["-h"], None), (["--version"], None), (["-qv", "list"], None),
+    (["--home"], None), ([], None), (["-q"], None), (["--quiet=1", "list"], None), (["--nope", "list"], None),
+])
+def test_the_early_start_reads_the_global_options_as_click_does(argv, options):
+    from mlreg.cli.early import global_options
+
+    assert global_options(argv) == options
+
+
+def test_the_early_start_leaves_a_bad_configuration_to_the_command(tmp_path, monkeypatch):
+    from tests.fixtures.cli import imported_modules
+
+    (tmp_path / "config.toml").write_text(f'[connections.ci]\nhome = "{tmp_path / "ci-home"}"\n')
+    names, proc = imported_modules("-c", "nope", "list")
+    assert proc.returncode == 3 and "duckdb" not in names
+    assert proc.stderr.splitlines()[-1].startswith("Error: connection 'nope' is not defined in ")

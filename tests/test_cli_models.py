@@ -231,6 +231,51 @@ def test_list_where_runs_on_a_read_only_copy(cli, logged):
     assert not {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("mlreg-snapshot-")}
 
 
+def _listings(cli, *args: str) -> dict[str, str]:
+    """``mlreg list ARGS`` in every format, read in one query and (``--where true``, which
+    only a relation can apply) through a relation over the model_list view."""
+    out = {}
+    for fmt in ("json", "jsonl", "table", "csv", "tsv", "markdown"):
+        direct = cli("list", *args, "--format", fmt)
+        through_relation = cli("list", *args, "--where", "true", "--format", fmt)
+        assert direct.exit_code == 0 and direct.stdout == through_relation.stdout, (args, fmt)
+        out[fmt] = direct.stdout
+    return out
+
+
+def test_list_reads_the_listing_in_one_query_and_prints_the_same(cli, logged, model_file, sample_csv,
+                                                                 hermetic_env):
+    """The listing's plain path (no --where, --order-by, SQL --columns or --as-of) reads the
+    columns it prints straight from the listing table, and prints exactly what the
+    relation over the model_list view prints, also for rows as an older version wrote them."""
+    assert cli("log", model_file, "-n", "m", "-V", "2", "--sample-input", sample_csv, "-t", "stage=prod").exit_code == 0
+    assert cli("log", model_file, "-n", "n", "-V", "1", "--sample-input", sample_csv).exit_code == 0
+    cli("tag", "set", "m", "1", "owner=Équipe données", "note=a, b: c")
+    cli("metric", "set", "m", "1", "tiny=1e-07", "big=2.5e+20", "huge=1e300", 'nested={"a": [1.50, -0, 3]}')
+    cli("describe", "m", "2", "line one\nligne « deux »")
+    assert cli("alias", "set", "m", "champion", "2").exit_code == 0
+    import duckdb
+
+    with duckdb.connect(str(hermetic_env / "MODEL_REGISTRY.duckdb")) as con:  # JSON with spaces and escapes,
+        con.execute("""UPDATE listing SET creation_context = '{"user": "Jos\\u00e9", "n": 1E2, "x": [ ]}',"""
+                    " tags = NULL WHERE name = 'n'")  # and a version without tags, as schema 2 left one
+        con.execute("""UPDATE listing SET tags = '{"stage": "prod"}', metrics = '{ }' WHERE version = '2'""")
+    every = _listings(cli)
+    rows = json.loads(every["json"])
+    assert [(r["NAME"], r["VERSION"], r["ALIASES"]) for r in rows] == [
+        ("m", "1", ["DEFAULT", "FIRST"]), ("m", "2", ["CHAMPION", "LAST"]), ("n", "1", ["DEFAULT", "FIRST", "LAST"])]
+    assert rows[2]["CREATION_CONTEXT"] == {"user": "José", "n": 100.0, "x": []} and rows[2]["TAGS"] == {}
+    assert rows[0]["METRICS"]["tiny"] == 1e-07 and rows[0]["TAGS"]["owner"] == "Équipe données"
+    assert rows[1]["DESCRIPTION"] == "line one\nligne « deux »"
+    assert rows[0]["CREATION_TIME"].endswith("+00:00")
+    for args in (["--name", "m"], ["--tag", "stage=prod"], ["--tag", "stage=nope"], ["--limit", "1"],
+                 ["--limit", "0"], ["--columns", "version,NAME,tags,creation_time"], ["--columns", "METRICS"],
+                 ["--name", "m", "--tag", "stage=testing", "--columns", "ID"], ["--name", "nope"],
+                 ["--columns", "URI,CREATION_ROLE,CREATION_ENVIRONMENT_SPEC,INPUT_SPEC,OUTPUT_SPEC,DESCRIPTION"]):
+        _listings(cli, *args)
+    assert [r["VERSION"] for r in json.loads(_listings(cli, "--tag", "stage=prod")["json"])] == ["2"]
+
+
 def test_list_negative_limit_is_usage_error(cli, logged):
     assert cli("list", "--limit", "-1").exit_code == 2
 

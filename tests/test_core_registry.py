@@ -357,6 +357,32 @@ def test_set_tags_and_metrics_refuse_bad_input_and_change_nothing(registry, call
         registry.set_tags("my_model", "999", {"a": "b"})
 
 
+def test_reads_inside_reading_share_one_attachment_and_one_state(registry, monkeypatch, hermetic_env):
+    """What `mlreg list` does for the listing and its aliases: one shared lock and one
+    attachment for every read in the block; nobody writes meanwhile; no write inside."""
+    from mlreg.store.duckdb.file import RegistryFile
+    from tests.fixtures.cli import MLREG_BIN, subprocess_env
+
+    log(registry)
+    attached = []
+    real_attach = RegistryFile._attach
+    monkeypatch.setattr(RegistryFile, "_attach", lambda self, *a: (attached.append(a), real_attach(self, *a))[1])
+    with registry.reading():
+        assert registry.get_tags("my_model", "101") == {}
+        with registry.reading():  # nested
+            rows = registry.versions.listing_text("my_model", None, ["NAME", "VERSION"], None)
+        assert rows.rows == [("my_model", "101")]
+        assert registry.models.held_aliases(["my_model"]) == {("my_model", "101"): ["DEFAULT", "FIRST", "LAST"]}
+        other = subprocess.run([str(MLREG_BIN), "tag", "set", "my_model", "101", "a=1"], capture_output=True,
+                               text=True, env=subprocess_env({"MLREG_LOCK_TIMEOUT": "0.2"}), timeout=120)
+        assert other.returncode == 5 and "is busy" in other.stderr  # the block holds its shared lock
+        with pytest.raises(RuntimeError, match=r"a write to .* inside reading\(\)"):
+            registry.set_tag("my_model", "101", "a", "1")
+    assert len(attached) == 1
+    registry.set_tag("my_model", "101", "a", "1")
+    assert registry.get_tags("my_model", "101") == {"a": "1"} and len(attached) == 3
+
+
 def test_a_batch_of_writes_reads_its_own_writes_and_ends_checkpointed(registry):
     log(registry)
     with registry.batch():

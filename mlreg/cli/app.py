@@ -8,6 +8,7 @@ Commands are thin: parse, one call into the core, render through
 :class:`mlreg.cli.output.Output`, errors through :func:`mlreg.cli.context.funnel`.
 """
 
+import gc
 import sys
 from typing import Annotated, Any, Optional
 
@@ -97,7 +98,13 @@ def main() -> None:
 
     if color_allowed(sys.stdout):
         app.rich_markup_mode = "rich"
-    sys.exit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    # The interpreter's collections at exit would walk every object Typer, DuckDB and the
+    # registry made (≈ 15 ms of a listing's 0.2 s): nothing of them is garbage that needs
+    # the GC to free it now. Exit still runs every atexit handler and finalizer and clears
+    # every module; cycles left at exit are not collected (the OS takes the memory back).
+    gc.freeze()
+    sys.exit(code)
 
 
 def run(argv: list[str]) -> int:

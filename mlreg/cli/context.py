@@ -53,9 +53,12 @@ class State:
                              role=self.role, connection=self.connection, schema=self.schema)
 
     def registry(self) -> "ModelRegistry":
-        from mlreg.model_registry import ModelRegistry
+        from mlreg.store import prepare
 
         session = self.session()
+        prepare(session.store_url())  # DuckDB starts in the background while the registry loads
+        from mlreg.model_registry import ModelRegistry
+
         return ModelRegistry(session=session, database_name=session.database, schema_name=session.schema)
 
 

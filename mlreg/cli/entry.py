@@ -28,6 +28,9 @@ def main() -> None:
         except BrokenPipeError:  # the reader went away: end quietly, as commands do
             silence_stdout()
         sys.exit(0)
+    from mlreg.cli.early import start_duckdb
+
+    start_duckdb(sys.argv[1:])  # in the background, while Typer and the command load
     from mlreg.cli.app import main as app_main
 
     app_main()

@@ -388,6 +388,12 @@ class ModelRegistry(PromotionMethods):
         ``with registry.batch(): ...``; nesting is allowed."""
         return self._core.store.batch()
 
+    def reading(self) -> AbstractContextManager[None]:
+        """Reads of this thread inside the block see one state of the registry and share
+        what they can: a DuckDB file is locked (shared) and attached once for all of them.
+        ``with registry.reading(): ...``; no writes inside; other threads' calls wait."""
+        return self._core.store.reading()
+
     # -- copying ------------------------------------------------------------------------------
     def copy_to(self, to_home: str | Path, database_name: str | None = None, to_stage: str | None = None,
                 to_stage_options: Mapping[str, Any] | None = None) -> "CopyResult":

@@ -88,10 +88,10 @@ class Versions:
         return self._core.store.scan_versions(VersionFilter(name=name, tags=dict(tags or {})))
 
     def listing_text(self, name: str | None, tags: Mapping[str, str] | None, columns: Sequence[str],
-                     limit: int | None) -> "TextRows | None":
+                     limit: int | None) -> "TextRows":
         """The ``columns`` of the versions (of that name, with those tag values) as text,
-        when the store reads them cheaper than a scan does (see
-        ``MetadataStore.listing_text``); None when it does not."""
+        in one query, as a scan fetched for printing gives them (see
+        ``MetadataStore.listing_text``)."""
         return self._core.store.listing_text(VersionFilter(name=name, tags=dict(tags or {})), columns, limit)
 
     def scan_history(self) -> AbstractContextManager["Relation"]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -89,7 +89,7 @@ class VersionFilter:
 
 @dataclass(frozen=True)
 class TextRows:
-    """Rows of a listing as the command line prints them, read without DuckDB: cells are
+    """Rows of a listing as the command line prints them, read without a relation: cells are
     text or None, JSON cells in the form DuckDB's ``json()`` writes (``jsonvalue.canonical``),
     timestamps as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffff``."""
 
@@ -296,6 +296,12 @@ class MetadataStore(ABC):
         be kept (a DuckDB file stays attached; see ``mlreg.store.duckdb.file``), without
         holding the registry's lock between them. Each unit of work still commits alone."""
 
+    def reading(self) -> AbstractContextManager[None]:
+        """For the length of the block, this thread's reads share what can be shared: on a
+        DuckDB file one shared lock and one attachment, so they also see one state of the
+        registry (a server store reads each in its own transaction). No writes inside."""
+        return nullcontext()
+
     @abstractmethod
     def list_versions(self) -> "duckdb.DuckDBPyRelation":
         """Every model version, in registration order, as a lazy relation over a private
@@ -310,12 +316,12 @@ class MetadataStore(ABC):
         """``list_versions()`` filtered by the store itself and read in place, for one
         query fetched inside the block: no copy; the relation is unusable after it."""
 
-    def listing_text(self, where: VersionFilter, columns: Sequence[str], limit: int | None) -> TextRows | None:
+    @abstractmethod
+    def listing_text(self, where: VersionFilter, columns: Sequence[str], limit: int | None) -> TextRows:
         """The ``columns`` (of VERSION_COLUMNS) of the versions ``where`` selects, in
-        registration order, at most ``limit``, as text, when the store can read them
-        cheaper than through a relation (a server store: without starting DuckDB); None
-        when it cannot, and the caller scans instead."""
-        return None
+        registration order, at most ``limit``, as text: what ``scan_versions`` fetched for
+        printing gives, in one query, without a relation (a server store: without
+        starting DuckDB)."""
 
     @abstractmethod
     def scan_history(self) -> AbstractContextManager["duckdb.DuckDBPyRelation"]:

@@ -23,7 +23,6 @@ from mlreg.cli.params import (
 )
 from mlreg.errors import UsageError
 from mlreg.handlers import handler_names
-from mlreg.store.base import VERSION_COLUMNS
 
 PANEL = "Models"
 
@@ -157,16 +156,20 @@ def list_(
         wanted = LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
     registry = state.registry()
+    from mlreg.store.base import VERSION_COLUMNS  # after registry(): it loads while DuckDB starts
+
     plain = _known_columns(wanted or VERSION_COLUMNS)
     if as_of is None and where is None and order_by is None and plain is not None:
-        rows = registry.versions.listing_text(name, tags, plain, limit)
-        if rows is not None:  # read without DuckDB (a PostgreSQL registry)
-            from mlreg.cli.output import Table
+        from mlreg.cli.output import Table
 
+        with registry.reading():  # the listing and its aliases: one read of one state
+            rows = registry.versions.listing_text(name, tags, plain, limit)
             table = Table(list(rows.columns), rows.rows, rows.json_columns, bool(rows.json_columns),
                           rows.utc_columns)
-            state.out.table(table if columns is not None else _with_aliases(table, registry), fmt)
-            return
+            if columns is None:
+                table = _with_aliases(table, registry)
+        state.out.table(table, fmt)  # printed after the read: a slow reader holds no lock
+        return
     from mlreg.cli import query
 
     if as_of is not None:
@@ -176,17 +179,19 @@ def list_(
             table = query.fetch(rel, utc_text=True)
         state.out.table(table, fmt)
         return
-    with registry.versions.scan(name=name, tags=tags) as models:  # filtered where it lies: no copy
+    with registry.reading(), registry.versions.scan(name=name, tags=tags) as models:  # in place: no copy
         rel = query.filter_models(models, where=where, order_by=order_by, limit=limit, columns=wanted)
         table = query.fetch(rel, utc_text=True)
-    if columns is None:
-        table = _with_aliases(table, registry)
+        if columns is None:
+            table = _with_aliases(table, registry)
     state.out.table(table, fmt)
 
 
 def _known_columns(wanted: Sequence[str]) -> list[str] | None:
     """The listing's own columns named (any case, each once), in their own spelling; None
     when one is an SQL expression or repeated, which only a relation can give."""
+    from mlreg.store.base import VERSION_COLUMNS
+
     known = {c.upper(): c for c in VERSION_COLUMNS}
     plain = [known.get(c.upper()) for c in wanted]
     if None in plain or len(set(plain)) != len(plain):

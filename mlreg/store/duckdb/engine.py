@@ -3,7 +3,7 @@ attachment a batch keeps on it between units of work (see ``mlreg.store.duckdb.f
 
 A new database instance costs more than a whole write, so every registry file of a
 process is attached to one in-memory DuckDB (the *engine*), one file at a time, under
-``ENGINE_LOCK``. A batch (:meth:`KeptAttachment.batch`) leaves the file attached after
+``ENGINE_LOCK``; :func:`start` begins making it in the background. A batch (:meth:`KeptAttachment.batch`) leaves the file attached after
 each write; the attachment is given up (detached, which checkpoints it) when another
 file is attached, when someone else wants the registry, when it has been idle
 ``IDLE_DETACH`` seconds, and when the batch ends.
@@ -26,19 +26,70 @@ IDLE_DETACH = 0.1
 
 _ENGINE: duckdb.DuckDBPyConnection | None = None
 _ENGINE_PID = 0
+#: the engine being made in the background (:func:`start`): thread, pid, and what it made
+_STARTING: "tuple[threading.Thread, int, list[duckdb.DuckDBPyConnection | Exception]] | None" = None
 #: (file, pid) a batch keeps attached to the engine between its units of work
 _KEPT: "tuple[KeptAttachment, int] | None" = None
 
 
 def engine() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB the registry files are attached to (new after fork)."""
+    """The process's in-memory DuckDB the registry files are attached to (new after fork);
+    the one :func:`start` is making, once it is made."""
     global _ENGINE, _ENGINE_PID
-    if _ENGINE is None or _ENGINE_PID != os.getpid():
-        _ENGINE = duckdb.connect(":memory:")
-        _ENGINE.execute("SET enable_progress_bar = false")
-        _ENGINE.execute("SET threads = 1")  # its queries are point lookups and small writes
-        _ENGINE_PID = os.getpid()
-    return _ENGINE
+    pid = os.getpid()
+    con = _ENGINE
+    if con is None or _ENGINE_PID != pid:
+        with ENGINE_LOCK:
+            con = _ENGINE
+            if con is None or _ENGINE_PID != pid:
+                con = _ENGINE = _started(pid)
+                _ENGINE_PID = pid
+    return con
+
+
+def _started(pid: int) -> duckdb.DuckDBPyConnection:
+    """The engine :func:`start` made in this process (waited for), else a new one."""
+    global _STARTING
+    starting, _STARTING = _STARTING, None
+    if starting is None or starting[1] != pid:
+        return _new_engine()
+    starting[0].join()
+    made = starting[2][0] if starting[2] else _new_engine()
+    if isinstance(made, Exception):
+        raise made  # as duckdb.connect raised it, now in the thread that wants the engine
+    return made
+
+
+def start() -> None:
+    """Begin making the engine in a thread of its own, for :func:`engine` to pick up:
+    the instance's start (≈ 20 ms: registering DuckDB's built-in extensions and
+    functions) does not hold the GIL, so it overlaps whatever the caller imports and
+    builds meanwhile. Nothing if the engine exists or is being made. The thread is not a
+    daemon: a process that ends before using the engine waits for it (DuckDB must not be
+    cut off in the middle of starting)."""
+    global _STARTING
+    pid = os.getpid()
+    with ENGINE_LOCK:
+        if (_ENGINE is not None and _ENGINE_PID == pid) or (_STARTING is not None and _STARTING[1] == pid):
+            return
+        made: list[duckdb.DuckDBPyConnection | Exception] = []
+        thread = threading.Thread(target=_make_into, args=(made,), name="mlreg-duckdb-start")
+        _STARTING = (thread, pid, made)
+        thread.start()
+
+
+def _make_into(made: list[duckdb.DuckDBPyConnection | Exception]) -> None:
+    try:
+        made.append(_new_engine())
+    except Exception as exc:  # noqa: BLE001 - handed over as it is: engine() raises it unchanged
+        made.append(exc)
+
+
+def _new_engine() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET threads = 1")  # its queries are point lookups and small writes
+    return con
 
 
 def detach(con: duckdb.DuckDBPyConnection) -> None:

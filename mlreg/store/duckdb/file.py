@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,7 @@ class RegistryFile(KeptAttachment):
         self.timeout = lock_timeout() if timeout is None else timeout
         self._checked: tuple | None = None  # the file's signature when its schema was last checked
         self._copy: tuple | None = None  # (signature, pid, engine with a private copy attached)
+        self._reading: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (thread, attachment) of reading()
 
     def _signature(self) -> tuple | None:
         """What changes whenever anyone writes the file; None if it cannot be read.
@@ -193,6 +195,8 @@ class RegistryFile(KeptAttachment):
 
         An MlregError raised from here means the transaction did not commit (callers rely
         on it to clean up); only a non-mlreg exception can come after the COMMIT."""
+        if self._reading is not None and self._reading[0] == threading.get_ident():
+            raise RuntimeError(f"a write to {self.path} inside reading(), which holds a shared lock on it")
         self._require()
         with self._lock(exclusive=True), ENGINE_LOCK:
             committed = False
@@ -228,6 +232,10 @@ class RegistryFile(KeptAttachment):
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = self._reading
+        if held is not None and held[0] == threading.get_ident():
+            yield held[1]  # inside reading(): its lock, attachment and view of the file
+            return
         self._require()
         with self._lock(exclusive=False), ENGINE_LOCK:
             kept = self._is_kept()
@@ -239,6 +247,21 @@ class RegistryFile(KeptAttachment):
                     yield con
             except duckdb.Error as exc:
                 raise self._translate(exc) from None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """This thread's reads inside the block share one read: one shared lock, one
+        attachment, one state of the file (other threads wait for the block to end, as
+        they wait for any read of this process). A write inside it is a programming error."""
+        if self._reading is not None and self._reading[0] == threading.get_ident():
+            yield
+            return
+        with self.read() as con:
+            self._reading = (threading.get_ident(), con)
+            try:
+                yield
+            finally:
+                self._reading = None
 
     @contextmanager
     def in_place(self, sql: str, params: Sequence[Any] = ()) -> Iterator[duckdb.DuckDBPyRelation]:
