@@ -291,3 +291,19 @@ def test_the_early_start_leaves_a_bad_configuration_to_the_command(tmp_path, mon
     names, proc = imported_modules("-c", "nope", "list")
     assert proc.returncode == 3 and "duckdb" not in names
     assert proc.stderr.splitlines()[-1].startswith("Error: connection 'nope' is not defined in ")
+
+
+def test_the_early_start_leaves_an_error_of_the_environment_to_the_command(tmp_path, logged):
+    """The working directory is gone: resolving the configuration fails in the early start
+    too, which leaves it to the command to report as one line."""
+    import subprocess
+
+    from tests.fixtures.cli import MLREG_BIN, subprocess_env
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec "{MLREG_BIN}" list'],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("Error: FileNotFoundError: [Errno 2] No such file or directory "
+                           "(run with --verbose for the traceback)\n")

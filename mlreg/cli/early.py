@@ -61,7 +61,6 @@ def start_duckdb(argv: list[str]) -> None:
     if options is None:
         return
     from mlreg import config
-    from mlreg.errors import MlregError
     from mlreg.store import prepare, store_url
 
     overrides = {key: options.get(f"--{key}") for key in ("home", "database", "schema")}
@@ -70,6 +69,6 @@ def start_duckdb(argv: list[str]) -> None:
             warnings.simplefilter("ignore")
             settings = config.resolve(overrides=overrides, connection=options.get("--connection"))
             url = store_url(settings.home, settings.database, settings.schema)
-    except MlregError:
-        return  # the command reports it
+    except Exception:  # noqa: BLE001 - a guess only: the command meets the same error and reports it
+        return
     prepare(url)
