@@ -373,6 +373,7 @@ def test_reads_inside_reading_share_one_attachment_and_one_state(registry, monke
             rows = registry.versions.listing_text("my_model", None, ["NAME", "VERSION"], None)
         assert rows.rows == [("my_model", "101")]
         assert registry.models.held_aliases(["my_model"]) == {("my_model", "101"): ["DEFAULT", "FIRST", "LAST"]}
+        assert registry.list_models().count("*").fetchall() == [(1,)]  # a snapshot's copy, taken in the block
         other = subprocess.run([str(MLREG_BIN), "tag", "set", "my_model", "101", "a=1"], capture_output=True,
                                text=True, env=subprocess_env({"MLREG_LOCK_TIMEOUT": "0.2"}), timeout=120)
         assert other.returncode == 5 and "is busy" in other.stderr  # the block holds its shared lock

@@ -3,10 +3,11 @@ attachment a batch keeps on it between units of work (see ``mlreg.store.duckdb.f
 
 A new database instance costs more than a whole write, so every registry file of a
 process is attached to one in-memory DuckDB (the *engine*), one file at a time, under
-``ENGINE_LOCK``; :func:`start` begins making it in the background. A batch (:meth:`KeptAttachment.batch`) leaves the file attached after
-each write; the attachment is given up (detached, which checkpoints it) when another
-file is attached, when someone else wants the registry, when it has been idle
-``IDLE_DETACH`` seconds, and when the batch ends.
+``ENGINE_LOCK``; :func:`start` begins making it in the background. A batch
+(:meth:`KeptAttachment.batch`) leaves the file attached after each write; the attachment
+is given up (detached, which checkpoints it) when another file is attached, when someone
+else wants the registry, when it has been idle ``IDLE_DETACH`` seconds, and when the
+batch ends.
 """
 
 from __future__ import annotations

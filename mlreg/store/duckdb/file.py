@@ -117,6 +117,10 @@ class RegistryFile(KeptAttachment):
         on the way out, also on error, except in a batch (see :meth:`batch`): a write
         there leaves the file attached for the next unit of work, which reuses it."""
         with ENGINE_LOCK:
+            held = self._reading
+            if held is not None and held[0] == threading.get_ident() and read_only:
+                yield held[1]  # inside reading() (a snapshot's copy): attached already
+                return
             con = engine.engine()
             if self._is_kept():
                 try:
