@@ -156,9 +156,7 @@ def list_(
         wanted = LIST_COLUMNS
     tags = parse_pairs(tag, "--tag")
     registry = state.registry()
-    from mlreg.store.base import VERSION_COLUMNS  # after registry(): it loads while DuckDB starts
-
-    plain = _known_columns(wanted or VERSION_COLUMNS)
+    plain = _known_columns(wanted)
     if as_of is None and where is None and order_by is None and plain is not None:
         from mlreg.cli.output import Table
 
@@ -187,11 +185,14 @@ def list_(
     state.out.table(table, fmt)
 
 
-def _known_columns(wanted: Sequence[str]) -> list[str] | None:
-    """The listing's own columns named (any case, each once), in their own spelling; None
-    when one is an SQL expression or repeated, which only a relation can give."""
-    from mlreg.store.base import VERSION_COLUMNS
+def _known_columns(wanted: Sequence[str] | None) -> list[str] | None:
+    """The listing's own columns named (any case, each once), in their own spelling, all
+    of them when none are named; None when one is an SQL expression or repeated, which
+    only a relation can give."""
+    from mlreg.store.base import VERSION_COLUMNS  # imported late: it loads while DuckDB starts
 
+    if wanted is None:
+        return list(VERSION_COLUMNS)
     known = {c.upper(): c for c in VERSION_COLUMNS}
     plain = [known.get(c.upper()) for c in wanted]
     if None in plain or len(set(plain)) != len(plain):
