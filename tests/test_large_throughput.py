@@ -197,6 +197,32 @@ def test_fill_splits_reads_and_reports_a_short_file(tmp_path):
         os.close(fd)
 
 
+@pytest.mark.parametrize("algorithm", [hashing.SHA256, hashing.BLAKE3])
+def test_fill_and_hash_fills_every_block_and_hashes_in_order(tmp_path, monkeypatch, algorithm):
+    import os
+    import threading
+
+    monkeypatch.setattr(hashing, "FILL_BLOCK", 1 * MiB + 5)  # many blocks, none aligned
+    data = np.random.default_rng(3).bytes(9 * MiB)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    views = [memoryview(fileio.fresh_buffer(n)) for n in (4 * MiB + 3, 3 * MiB)]
+    offsets = [11, 5 * MiB]
+    pieces = [b"head", (views[0], offsets[0]), b"middle", (views[1], offsets[1]), b"tail"]
+    expected = hashing.new_hasher(algorithm)
+    expected.update(b"head" + data[11:11 + 4 * MiB + 3] + b"middle" + data[5 * MiB:8 * MiB] + b"tail")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert hashing.fill_and_hash(fd, pieces, algorithm) == expected.hexdigest()
+        assert bytes(views[0]) == data[11:11 + 4 * MiB + 3] and bytes(views[1]) == data[5 * MiB:8 * MiB]
+        # the file ends inside the last block: EOFError, and no reader is left behind
+        with pytest.raises(EOFError, match="bytes early"):
+            hashing.fill_and_hash(fd, [(memoryview(fileio.fresh_buffer(6 * MiB)), 4 * MiB)], algorithm)
+        assert not [t for t in threading.enumerate() if t.name == "mlreg-read"]
+    finally:
+        os.close(fd)
+
+
 # -- through the registry ------------------------------------------------------------------------------
 def test_log_and_load_a_large_model(registry):
     model = ArrayModel(**arrays())

@@ -219,7 +219,7 @@ def fill(fd: int, jobs: Sequence[tuple[memoryview, int]]) -> None:
     workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FILL and hasattr(os, "preadv") else 1
     if workers == 1:
         for view, offset in jobs:
-            _pread_exactly(fd, view, offset)
+            pread_exactly(fd, view, offset)
         return
     # cut the jobs into ``workers`` runs of about equal size (in whole pages)
     share = (-(-total // workers) + 4095) // 4096 * 4096
@@ -238,7 +238,7 @@ def fill(fd: int, jobs: Sequence[tuple[memoryview, int]]) -> None:
     def run(part: list[tuple[memoryview, int]]) -> None:
         try:
             for v, o in part:
-                _pread_exactly(fd, v, o)
+                pread_exactly(fd, v, o)
         except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(e)
 
@@ -254,7 +254,8 @@ def fill(fd: int, jobs: Sequence[tuple[memoryview, int]]) -> None:
         raise errors[0]
 
 
-def _pread_exactly(fd: int, view: memoryview, offset: int) -> None:
+def pread_exactly(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from the file ``fd`` at ``offset``; EOFError if the file ends first."""
     pos, total = 0, len(view)
     while pos < total:
         n = os.preadv(fd, [view[pos:]], offset + pos) if hasattr(os, "preadv") else _pread_into(fd, view[pos:], offset + pos)

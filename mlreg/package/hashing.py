@@ -166,34 +166,63 @@ def update_overlapped(h: Any, data: memoryview, work: Any) -> None:
         thread.join()
 
 
+FILL_BLOCK = 16 * 1024 * 1024
+"""The unit in which :func:`fill_and_hash` fills memory from a file and hashes it."""
+
+
 def fill_and_hash(fd: int, pieces: list[Any], algorithm: str = SHA256) -> str:
     """The ``algorithm`` digest of ``pieces`` in order, each either bytes already read or a
-    ``(view, offset)`` to fill from the file ``fd`` first: this thread fills a chunk at a
-    time while a second one hashes what is filled. EOFError if the file ends early."""
-    import queue
-
+    ``(view, offset)`` to fill from the file ``fd`` first. The views are filled block by
+    block by one thread per core (up to 4: ``os.preadv`` releases the GIL, so the page
+    faults of fresh memory and the copies run on every core) while this thread hashes
+    each block, in order, as soon as it is filled. EOFError if the file ends early."""
     from mlreg.package import fileio
 
     h = new_hasher(algorithm)
-    ready: Any = queue.SimpleQueue()
+    blocks: list[tuple[memoryview, int]] = []
+    order: list[Any] = []  # what to hash, in order: bytes read, or the number of a block
+    for piece in pieces:
+        if not isinstance(piece, tuple):
+            order.append(memoryview(piece))
+            continue
+        view, offset = piece
+        for pos in range(0, len(view), FILL_BLOCK):
+            order.append(len(blocks))
+            blocks.append((view[pos:pos + FILL_BLOCK], offset + pos))
+    filled = [threading.Event() for _ in blocks]
+    errors: list[BaseException] = []
+    stop = threading.Event()
 
-    def hasher() -> None:
-        while (item := ready.get()) is not None:
-            h.update(item)
+    def filler(first: int, step: int) -> None:
+        try:
+            for k in range(first, len(blocks), step):
+                if stop.is_set():
+                    return
+                fileio.pread_exactly(fd, *blocks[k])
+                filled[k].set()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(e)
+            stop.set()
+            for event in filled:
+                event.set()
 
-    thread = threading.Thread(target=hasher, name="mlreg-sha256", daemon=True)
-    thread.start()
+    workers = max(1, min(os.cpu_count() or 1, 4, len(blocks)))
+    threads = [threading.Thread(target=filler, args=(i, workers), name="mlreg-read", daemon=True)
+               for i in range(workers if blocks else 0)]
+    for t in threads:
+        t.start()
     try:
-        for piece in pieces:
-            if not isinstance(piece, tuple):
-                ready.put(memoryview(piece))
-                continue
-            view, offset = piece
-            for pos in range(0, len(view), CHUNK):
-                chunk = view[pos:pos + CHUNK]
-                fileio.fill(fd, [(chunk, offset + pos)])
-                ready.put(chunk)
+        for item in order:
+            if isinstance(item, int):
+                filled[item].wait()
+                if errors:
+                    break
+                item = blocks[item][0]
+            h.update(item)
     finally:
-        ready.put(None)
-        thread.join()
+        stop.set()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
     return h.hexdigest()
