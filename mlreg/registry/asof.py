@@ -131,7 +131,7 @@ def snapshot(core: "RegistryCore", model_name: str, model_version: str, at: date
     """The version of that name as it was at ``at`` (NotFound when none was registered then)."""
     import duckdb
 
-    with core.store.scan_history() as history:
+    with core.store.scan_history(ordered=False) as history:
         rel = history.filter((duckdb.ColumnExpression("MODEL_NAME") == duckdb.ConstantExpression(model_name))
                              & (duckdb.ColumnExpression("MODEL_VERSION") == duckdb.ConstantExpression(model_version)))
         rows = _query(rel, "h", listing_sql(at)).fetchall()
@@ -170,7 +170,7 @@ class RegistryAsOf:
         DELETED: whether the version was deleted since)."""
         from mlreg.store.relations import from_rows
 
-        with self._core.store.scan_history() as history:
+        with self._core.store.scan_history(ordered=False) as history:
             rel = listing(history, self.at)
             types = [str(t) for t in rel.types]
             rows = rel.fetchall()
@@ -180,7 +180,7 @@ class RegistryAsOf:
     def scan(self) -> Iterator["Relation"]:
         """``list_models()`` computed where the history lies, for one query fetched inside
         the with-block: no copy (what `mlreg list --as-of` reads)."""
-        with self._core.store.scan_history() as history:
+        with self._core.store.scan_history(ordered=False) as history:
             yield listing(history, self.at)
 
     def snapshot(self, model_name: str, model_version: str) -> VersionSnapshot:

@@ -130,8 +130,8 @@ class DuckDBStore(MetadataStore):
                         frozenset(columns) & {"CREATION_TIME"})
 
     @contextmanager
-    def scan_history(self) -> Iterator[duckdb.DuckDBPyRelation]:
-        with self.file.in_place("SELECT * FROM history ORDER BY EVENT_ID") as rel:
+    def scan_history(self, ordered: bool = True) -> Iterator[duckdb.DuckDBPyRelation]:
+        with self.file.in_place("SELECT * FROM history" + (" ORDER BY EVENT_ID" if ordered else "")) as rel:
             yield rel
 
     def inflight(self, package_id: str) -> Any:

@@ -190,8 +190,8 @@ class PostgresStore(MetadataStore):
                         frozenset(columns) & {"CREATION_TIME"})
 
     @contextmanager
-    def scan_history(self) -> Iterator["duckdb.DuckDBPyRelation"]:
-        yield self.history()
+    def scan_history(self, ordered: bool = True) -> Iterator["duckdb.DuckDBPyRelation"]:
+        yield self.history()  # a copy made in order: nothing to save either way
 
     # -- in-flight markers -----------------------------------------------------------------
     @contextmanager
