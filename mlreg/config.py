@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlreg.errors import InvalidInput, NotFound
+from mlreg.redaction import SECRET_HINTS
 from mlreg.store.location import PgLocation, is_pg_url, parse_pg_url
 
 
@@ -46,29 +47,10 @@ ENV = {
     "schema": "MLREG_SCHEMA",
     "role": "MLREG_ROLE",
 }
-# a key naming one of these holds a secret (account_key, private_key, client_secret, ...)
-_SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string",
-                 "signature")
-
-
 #: an environment variable whose name holds one of these holds a secret (PGPASSWORD,
 #: AWS_SECRET_ACCESS_KEY, MLREG_SERVICE_TOKEN, AZURE_STORAGE_CONNECTION_STRING, ...)
 SECRET_ENV_HINTS = ("SECRET", "PASSWORD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CONNECTION_STRING", "SAS",
                     "ACCOUNT_KEY", "PRIVATE_KEY")
-
-
-def secret_values(data: Any, secret: bool = False) -> list[str]:
-    """Every string held under a key that names a secret (at any depth of ``data``)."""
-    found: list[str] = []
-    if isinstance(data, Mapping):
-        for k, v in data.items():
-            found += secret_values(v, secret or any(h in str(k).lower() for h in _SECRET_HINTS))
-    elif isinstance(data, (list, tuple)):
-        for v in data:
-            found += secret_values(v, secret)
-    elif secret and isinstance(data, str) and len(data) >= 3:
-        found.append(data)
-    return found
 
 
 class ConfigWarning(UserWarning):
@@ -135,7 +117,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _has_secret(data: Any) -> bool:
     if isinstance(data, dict):
         for k, v in data.items():
-            if isinstance(k, str) and any(h in k.lower() for h in _SECRET_HINTS) and v:
+            if isinstance(k, str) and any(h in k.lower() for h in SECRET_HINTS) and v:
                 return True
             if k == "home" and is_pg_url(v) and _url_password(v):
                 return True

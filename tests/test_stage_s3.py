@@ -263,10 +263,10 @@ def test_secrets_never_appear_in_errors(aws_env: None) -> None:
 
 
 def test_a_password_in_the_url_is_not_shown() -> None:
-    from mlreg.stage.remote import _display_url
+    from mlreg.redaction import url_without_password
 
-    assert _display_url("sftp://ann:hunter2@host:2222/models") == "sftp://ann@host:2222/models"
-    assert _display_url("s3://bucket/models") == "s3://bucket/models"
+    assert url_without_password("sftp://ann:hunter2@host:2222/models") == "sftp://ann@host:2222/models"
+    assert url_without_password("s3://bucket/models") == "s3://bucket/models"
 
 
 # -- dependencies --------------------------------------------------------------------------------

@@ -54,8 +54,6 @@ BACKENDS: dict[str, Backend] = {
     "file": _FSSPEC, "local": _FSSPEC, "memory": _FSSPEC,
 }
 DIRECTORIES = {"file", "local", "sftp", "ssh"}  # filesystems that need parent directories
-SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string",
-                "signature")
 
 
 def backend(scheme: str) -> Backend:

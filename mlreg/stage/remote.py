@@ -32,60 +32,30 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from mlreg import _faults
 from mlreg.errors import AlreadyExists, IntegrityError, InvalidInput, MissingDependency, MlregError
 from mlreg.package import MANIFEST
+from mlreg.redaction import secrets_of, url_without_password
 from mlreg.stage import failures, progress, transfer
-from mlreg.stage.backends import BACKENDS, DIRECTORIES, SECRET_HINTS, backend, import_backend, make_filesystem
+from mlreg.stage.backends import BACKENDS, DIRECTORIES, backend, import_backend, make_filesystem
 from mlreg.stage.base import MANIFEST_MAX_BYTES, TMP_PREFIX, Stage, StageEntry
 from mlreg.stage.cache import Cache
 
 COMMIT = ".mlreg-commit.json"
 
 
-def _display_url(url: str) -> str:
-    """The URL without a password (``sftp://user:pw@host`` -> ``sftp://user@host``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _secrets(options: Mapping[str, Any], url: str) -> list[str]:
-    found = []
-
-    def walk(value: Any, secret: bool) -> None:
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(v, secret or any(h in str(k).lower() for h in SECRET_HINTS))
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v, secret)
-        elif secret and isinstance(value, str) and len(value) >= 3:
-            found.append(value)
-
-    walk(options, False)
-    if urlsplit(url).password:
-        found.append(urlsplit(url).password or "")
-    return sorted(set(found), key=len, reverse=True)
-
-
 def open_remote_stage(url: str, options: Mapping[str, Any]) -> Stage:
     """The stage at an fsspec URL; ``options`` (``stage_options``) go to the filesystem."""
-    shown = _display_url(url)
+    shown = url_without_password(url)
     if "://" not in url:
         raise InvalidInput(f"stage URL {shown!r} is not of the form scheme://location")
     scheme = url.split("://", 1)[0].lower()
     fsspec = import_backend(scheme, f"stage {shown}")
     if scheme not in BACKENDS and scheme not in fsspec.available_protocols():
         raise InvalidInput(f"unsupported stage URL scheme {scheme}:// (use s3, gs, az, abfs, sftp or file)")
-    secrets = _secrets(options, url)
+    secrets = secrets_of(options, url)
     if backend(scheme).container and not urlsplit(url).netloc.rpartition("@")[2]:
         raise InvalidInput(f"stage URL {shown} names no {backend(scheme).container}")
     stage = RemoteStage(None, "", shown, scheme, secrets)
