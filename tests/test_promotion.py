@@ -197,3 +197,22 @@ def test_as_of_before_and_after_changes_and_after_deletion(reg, clock):
         reg.as_of("yesterday")
     listing = {r[0] for r in reg.as_of(t_changed).list_models().fetchall()}
     assert len(listing) == 1
+
+
+def test_as_of_after_every_event_lists_what_the_current_listing_says(reg, clock):
+    """Replayed after the last event, the listing is the current one: the same description,
+    and tags and metrics as objects with their keys in order, however they were set (here
+    in reverse order, some replaced, some removed)."""
+    for v in range(12):
+        _log(reg, str(v), description=f"v{v}" if v % 3 else None)
+        reg.set_tags("m", str(v), {k: f"{k}{v}" for k in ("zeta", "owner", "beta", "alpha")})
+        reg.set_metrics("m", str(v), {"z": v, "a": -v})
+        reg.set_tag("m", str(v), "owner", "me")
+        if v % 2:
+            reg.remove_tag("m", str(v), "beta")
+        clock.tick(seconds=1)
+    columns = ["ID", "NAME", "VERSION", "DESCRIPTION", "TAGS", "METRICS"]
+    past = reg.as_of(clock.now).list_models().select(", ".join(columns)).fetchall()
+    current = reg.list_models().select(", ".join(columns)).fetchall()
+    assert past == current
+    assert past[1][4] == '{"alpha":"alpha1","owner":"me","zeta":"zeta1"}'

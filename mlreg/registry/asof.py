@@ -68,33 +68,31 @@ def listing_sql(at: datetime) -> str:
                    min(EVENT_TIMESTAMP) FILTER (WHERE ATTRIBUTE_NAME = 'REGISTRATION') AS created,
                    arg_min(ROLE, EVENT_ID) FILTER (WHERE ATTRIBUTE_NAME = 'REGISTRATION') AS role
             FROM h WHERE MODEL_ID IS NOT NULL GROUP BY MODEL_ID
-        ), alive AS (
-            SELECT * FROM life WHERE reg IS NOT NULL AND del_then IS NULL
         ), cur AS (
-            SELECT * FROM (
-                SELECT MODEL_ID, ATTRIBUTE_NAME, coalesce(KEY, '') AS KEY,
-                       arg_max(OPERATION, EVENT_ID) AS op, arg_max(NEW_VALUE::VARCHAR, EVENT_ID) AS value
-                FROM h
-                WHERE EVENT_TIMESTAMP <= {t} AND ATTRIBUTE_NAME IN ('DESCRIPTION', 'TAG', 'METRIC')
-                  AND MODEL_ID IN (SELECT ID FROM alive)
-                GROUP BY ALL
-            ) WHERE op = 'SET'
-        ), descr AS (
-            SELECT MODEL_ID, json_extract_string(value::JSON, '$') AS d FROM cur WHERE ATTRIBUTE_NAME = 'DESCRIPTION'
-        ), tags AS (
-            SELECT MODEL_ID, json_group_object(KEY, value::JSON) AS tags
-            FROM (SELECT * FROM cur WHERE ATTRIBUTE_NAME = 'TAG' ORDER BY MODEL_ID, KEY) GROUP BY MODEL_ID
-        ), metrics AS (
-            SELECT MODEL_ID, json_group_object(KEY, value::JSON) AS metrics
-            FROM (SELECT * FROM cur WHERE ATTRIBUTE_NAME = 'METRIC' ORDER BY MODEL_ID, KEY) GROUP BY MODEL_ID
+            -- each value as of then: NULL when its last event then was a DROP
+            SELECT MODEL_ID, ATTRIBUTE_NAME, coalesce(KEY, '') AS KEY,
+                   arg_max_null(CASE WHEN OPERATION = 'SET' THEN NEW_VALUE::VARCHAR END, EVENT_ID) AS value
+            FROM h
+            WHERE EVENT_TIMESTAMP <= {t} AND ATTRIBUTE_NAME IN ('DESCRIPTION', 'TAG', 'METRIC')
+            GROUP BY ALL
+        ), vals AS (
+            -- one row per version; the objects' keys in order (an ORDER BY in a subquery
+            -- does not survive a parallel aggregate: the aggregate orders them itself)
+            SELECT MODEL_ID,
+                   json_extract_string((any_value(value) FILTER (WHERE ATTRIBUTE_NAME = 'DESCRIPTION'))::JSON, '$') AS d,
+                   ('{{' || string_agg(to_json(KEY) || ':' || value, ',' ORDER BY KEY)
+                            FILTER (WHERE ATTRIBUTE_NAME = 'TAG') || '}}')::JSON AS tags,
+                   ('{{' || string_agg(to_json(KEY) || ':' || value, ',' ORDER BY KEY)
+                            FILTER (WHERE ATTRIBUTE_NAME = 'METRIC') || '}}')::JSON AS metrics
+            FROM cur WHERE value IS NOT NULL GROUP BY MODEL_ID
         )
         SELECT a.ID, a.NAME, a.VERSION,
                json_extract_string(a.reg_value::JSON, '$.type') AS TYPE,
                json_extract_string(a.reg_value::JSON, '$.uri') AS URI,
-               a.created AS CREATION_TIME, a.role AS CREATION_ROLE, d.d AS DESCRIPTION,
-               t.tags AS TAGS, x.metrics AS METRICS, a.del_now IS NOT NULL AS DELETED
-        FROM alive a LEFT JOIN descr d ON d.MODEL_ID = a.ID LEFT JOIN tags t ON t.MODEL_ID = a.ID
-        LEFT JOIN metrics x ON x.MODEL_ID = a.ID
+               a.created AS CREATION_TIME, a.role AS CREATION_ROLE, v.d AS DESCRIPTION,
+               v.tags AS TAGS, v.metrics AS METRICS, a.del_now IS NOT NULL AS DELETED
+        FROM life a LEFT JOIN vals v ON v.MODEL_ID = a.ID
+        WHERE a.reg IS NOT NULL AND a.del_then IS NULL
         ORDER BY a.created, a.ID
     """
 
