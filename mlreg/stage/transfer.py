@@ -2,11 +2,11 @@
 
 Memory stays flat whatever the file size: an upload holds at most ``SINGLE_PUT`` bytes or
 ``MAX_IN_FLIGHT`` parts of ``PART`` bytes (fewer if s3fs's ``max_concurrency`` stage option
-is lower), on GCS one part of ``GCS_PART``; a download holds one ``CHUNK`` (on GCS one
+is lower), on GCS a piece of 64 KiB; a download holds one ``CHUNK`` (on GCS one
 ``GCS_READ``).
 
-GCS too gets its own upload, through gcsfs's request functions (as its ``put_file``), hashed
-part by part.
+GCS too gets its own upload (``mlreg.stage.gcs``), through gcsfs's request functions (as its
+``put_file``), each part streamed from the file and hashed as it is sent.
 
 S3 gets its own paths through s3fs's request function, because s3fs's file objects
 buffer each part twice and issue one ranged GET per read:
@@ -32,12 +32,8 @@ from typing import Any, Callable, Iterator
 from mlreg.stage.base import CHUNK
 
 PART = 8 * 1024 * 1024
-# GCS: each part of a resumable upload, and each ranged read, is a request of its own. An upload
-# part costs about four times its size in memory (gcsfs and aiohttp copy it), so uploads use
-# smaller parts than gcsfs's put_file (50 MiB); reads hold one part.
-GCS_PART = 32 * 1024 * 1024  # a multiple of 256 KiB, as GCS requires
+# GCS: each ranged read is a request of its own, and holds one part (uploads: mlreg.stage.gcs)
 GCS_READ = 50 * 1024 * 1024
-GCS_SIMPLE = 5 * 1024 * 1024  # below this gcsfs's put_file sends one request
 SINGLE_PUT = 96 * 1024 * 1024  # up to this size one PUT beats a multipart upload (as s3fs: < 2 x 50 MiB)
 MAX_IN_FLIGHT = 4  # at most s3fs's ``max_concurrency`` (a stage option); 1 suits a server on loopback
 MAX_PARTS = 9_000  # S3 allows 10,000; keep a margin
@@ -59,7 +55,9 @@ def upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
     if is_s3(fs):
         return _s3_upload(fs, src, key, advance)
     if is_gcs(fs):
-        return _gcs_upload(fs, src, key, advance)
+        from mlreg.stage import gcs
+
+        return gcs.upload(fs, src, key, advance)
     if _is_sftp(fs):
         return _sftp_upload(fs, src, key, advance)
     return _file_upload(fs, src, key, advance)
@@ -260,47 +258,6 @@ def _sftp_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, i
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise OSError(f"{src} changed while it was uploaded")
     return h.hexdigest(), after.st_size
-
-
-def _gcs_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
-    """A GCS upload as gcsfs's ``put_file`` does it (one request below ``GCS_SIMPLE``, else a
-    resumable upload in parts of ``GCS_PART``), each part hashed as it is read: gcsfs's file
-    objects buffer each part once more (a 256 MiB log peaked at 157 MiB through them, 134 MiB
-    here, in parts of 32 MiB)."""
-    from fsspec.asyn import sync
-    from gcsfs.core import initiate_upload, simple_upload, upload_chunk
-
-    bucket, name, _generation = fs.split_path(key)
-    size = os.path.getsize(src)
-    h = hashlib.sha256()
-    with open(src, "rb") as f:
-        if size < GCS_SIMPLE:
-            data = f.read()
-            h.update(data)
-            sync(fs.loop, simple_upload, fs, bucket, name, data)
-            fs.invalidate_cache(key)  # as put_file: a listing cached before must not hide it
-            advance(len(data))
-            return h.hexdigest(), len(data)
-        location = sync(fs.loop, initiate_upload, fs, bucket, name)
-        sent = 0
-        buf = bytearray(GCS_PART)  # one buffer, reused: a memoryview of it is sent
-        try:
-            while n := f.readinto(buf):
-                part = memoryview(buf)[:n]
-                h.update(part)
-                sync(fs.loop, upload_chunk, fs, location, part, sent, size, "application/octet-stream")
-                sent += n
-                advance(n)
-        except BaseException:
-            try:  # cancel the resumable upload: nothing is committed until its last part
-                sync(fs.loop, fs._call, "DELETE", location.replace("&ifGenerationMatch=0", ""))
-            except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
-                pass
-            raise
-    fs.invalidate_cache(key)
-    if sent != size:
-        raise OSError(f"{src} changed size while it was uploaded ({size} -> {sent} bytes)")
-    return h.hexdigest(), sent
 
 
 def _file_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
