@@ -83,3 +83,24 @@ def test_the_bytes_of_a_part_the_server_did_not_take_are_sent_on(tmp_path: Path)
     assert server.ranges == ["bytes 0-199999/250000", "bytes 70000-199999/250000", "bytes 200000-249999/250000"]
     assert bytes(server.got) == data
     assert hashed.hash.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_zonal_buckets_writer_gets_the_part_through_gcsfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gcsfs's experimental zonal buckets answer ``initiate_upload`` with a gRPC writer, not a
+    URL: its parts go through gcsfs's own ``upload_chunk`` as bytes (no such server here, so
+    only the hand-over is checked)."""
+    import gcsfs.core
+
+    path, data = _file(tmp_path, 120_000)
+    sent: list[tuple[Any, bytes, int, int]] = []
+
+    async def upload_chunk(fs: Any, location: Any, chunk: bytes, offset: int, size: int, content_type: str) -> None:
+        sent.append((location, bytes(chunk), offset, size))
+
+    monkeypatch.setattr(gcsfs.core, "upload_chunk", upload_chunk)
+    writer, hashed = object(), gcs._Hashed()
+    with open(path, "rb") as f:
+        asyncio.run(gcs._send_part(None, writer, f.fileno(), 0, 100_000, 120_000, hashed))
+        asyncio.run(gcs._send_part(None, writer, f.fileno(), 100_000, 20_000, 120_000, hashed))
+    assert sent == [(writer, data[:100_000], 0, 120_000), (writer, data[100_000:], 100_000, 120_000)]
+    assert hashed.hash.hexdigest() == hashlib.sha256(data).hexdigest()

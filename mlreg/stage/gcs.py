@@ -81,10 +81,21 @@ class _Region(io.RawIOBase):
         pass  # the caller owns the file descriptor
 
 
-async def _send_part(fs: Any, location: str, fd: int, offset: int, length: int, size: int,
+async def _send_part(fs: Any, location: Any, fd: int, offset: int, length: int, size: int,
                      hashed: _Hashed) -> None:
     """One part of a resumable upload (as gcsfs's ``upload_chunk``: the part's bytes the server
     says it did not take are sent again)."""
+    if not isinstance(location, str):
+        # a zonal bucket's gRPC writer (gcsfs's experimental ExtendedGcsFileSystem): its own
+        # upload_chunk, given the part's bytes
+        from gcsfs.core import upload_chunk
+
+        data = os.pread(fd, length, offset)
+        if len(data) < length:
+            raise OSError(f"the file ended at {offset + len(data)} bytes while it was uploaded")
+        hashed.add(offset, data)
+        await upload_chunk(fs, location, data, offset, size, "application/octet-stream")
+        return
     while length > 0:
         head = {"Content-Range": f"bytes {offset}-{offset + length - 1}/{size}",
                 "Content-Type": "application/octet-stream", "Content-Length": str(length)}
