@@ -3,7 +3,7 @@
 Memory stays flat whatever the file size: an upload holds at most ``SINGLE_PUT`` bytes or
 ``MAX_IN_FLIGHT`` parts of ``PART`` bytes (fewer if s3fs's ``max_concurrency`` stage option
 is lower), on GCS a piece of 64 KiB; a download holds one ``CHUNK`` (on GCS one
-``GCS_READ``).
+``GCS_READ``). Azure uploads stage blocks of their own (``mlreg.stage.azure``), several at once.
 
 GCS too gets its own upload (``mlreg.stage.gcs``), through gcsfs's request functions (as its
 ``put_file``), each part streamed from the file and hashed as it is sent.
@@ -15,7 +15,7 @@ buffer each part twice and issue one ranged GET per read:
   - download: one streaming GET, resumed with a Range header after a broken connection.
 SFTP goes through sshfs's ``put_file``/``get_file`` (asyncssh keeps many requests in
 flight), the file hashed beside the upload and after the download. Other filesystems use
-their fsspec file objects, in parts of ``PART`` bytes (Azure staged blocks).
+their fsspec file objects, in parts of ``PART`` bytes.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ def upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int]:
         return gcs.upload(fs, src, key, advance)
     if _is_sftp(fs):
         return _sftp_upload(fs, src, key, advance)
+    from mlreg.stage import azure
+
+    if azure.is_azure(fs):
+        return azure.upload(fs, src, key, advance)
     return _file_upload(fs, src, key, advance)
 
 
