@@ -47,12 +47,6 @@ ENV = {
     "schema": "MLREG_SCHEMA",
     "role": "MLREG_ROLE",
 }
-#: an environment variable whose name holds one of these holds a secret (PGPASSWORD,
-#: AWS_SECRET_ACCESS_KEY, MLREG_SERVICE_TOKEN, AZURE_STORAGE_CONNECTION_STRING, ...)
-SECRET_ENV_HINTS = ("SECRET", "PASSWORD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CONNECTION_STRING", "SAS",
-                    "ACCOUNT_KEY", "PRIVATE_KEY")
-
-
 class ConfigWarning(UserWarning):
     """A config file problem that does not stop mlreg (e.g. readable by others)."""
 

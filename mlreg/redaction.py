@@ -11,6 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 SECRET_HINTS = ("secret", "password", "passphrase", "token", "key", "credential", "sas", "connection_string",
                 "signature")
 
+#: an environment variable whose name holds one of these holds a secret (PGPASSWORD,
+#: AWS_SECRET_ACCESS_KEY, MLREG_SERVICE_TOKEN, AZURE_STORAGE_CONNECTION_STRING, ...)
+SECRET_ENV_HINTS = ("SECRET", "PASSWORD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CONNECTION_STRING", "SAS",
+                    "ACCOUNT_KEY", "PRIVATE_KEY")
+
 
 def secret_values(data: Any, secret: bool = False) -> list[str]:
     """Every string held under a key that names a secret (at any depth of ``data``)."""

@@ -134,8 +134,7 @@ def _known_secrets(state: State) -> list[str]:
     import os
     from urllib.parse import urlsplit
 
-    from mlreg.config import SECRET_ENV_HINTS
-    from mlreg.redaction import secret_values
+    from mlreg.redaction import SECRET_ENV_HINTS, secret_values
 
     found = [v for k, v in os.environ.items() if any(h in k.upper() for h in SECRET_ENV_HINTS) and len(v) >= 3]
     try:

@@ -16,9 +16,11 @@ import base64
 import hashlib
 import os
 import uuid
-from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
+
+from mlreg.stage import transfer
 
 BLOCK = 8 * 1024 * 1024
 MAX_IN_FLIGHT = 4
@@ -69,31 +71,12 @@ def _blocks(fs: Any, bc: Any, f: Any, h: Any, in_flight: int, advance: Callable[
     from azure.storage.blob import BlobBlock
     from fsspec.asyn import sync
 
-    pending: deque[tuple[int, Any]] = deque()
     ids: list[str] = []
-    sent = 0
 
-    def finish() -> None:
-        length, future = pending.popleft()
-        future.result()
-        advance(length)
+    def send(_number: int, data: bytes) -> Future:
+        ids.append(base64.b64encode(uuid.uuid4().bytes).decode())
+        return asyncio.run_coroutine_threadsafe(bc.stage_block(ids[-1], data, length=len(data)), fs.loop)
 
-    try:
-        while data := f.read(BLOCK):
-            h.update(data)
-            block_id = base64.b64encode(uuid.uuid4().bytes).decode()
-            ids.append(block_id)
-            call = bc.stage_block(block_id, data, length=len(data))
-            pending.append((len(data), asyncio.run_coroutine_threadsafe(call, fs.loop)))
-            sent += len(data)
-            del data  # only the blocks in flight hold memory
-            while len(pending) >= in_flight:
-                finish()
-        while pending:
-            finish()
-        sync(fs.loop, bc.commit_block_list, [BlobBlock(i) for i in ids], metadata=METADATA)
-    except BaseException:
-        for _length, future in pending:
-            future.cancel()
-        raise
+    _answers, sent = transfer.send_in_flight(f, BLOCK, h, in_flight, send, advance)
+    sync(fs.loop, bc.commit_block_list, [BlobBlock(i) for i in ids], metadata=METADATA)
     return sent

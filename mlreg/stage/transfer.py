@@ -26,6 +26,7 @@ import math
 import os
 import threading
 from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -112,39 +113,57 @@ def _s3_upload(fs: Any, src: Path, key: str, advance: Advance) -> tuple[str, int
             return h.hexdigest(), len(data)
         upload_id = sync(fs.loop, fs._call_s3, "create_multipart_upload", Bucket=bucket, Key=name)["UploadId"]
         common = {"Bucket": bucket, "Key": name, "UploadId": upload_id}
-        pending: deque[tuple[int, int, Any]] = deque()
-        parts: list[dict[str, Any]] = []
-        sent = 0
         in_flight = max(1, min(MAX_IN_FLIGHT, int(getattr(fs, "max_concurrency", MAX_IN_FLIGHT))))
 
-        def finish() -> None:
-            number, length, future = pending.popleft()
-            parts.append({"PartNumber": number, "ETag": future.result()["ETag"]})
-            advance(length)
+        def send(number: int, data: bytes) -> Future:
+            call = fs._call_s3("upload_part", PartNumber=number, Body=data, **common)
+            return asyncio.run_coroutine_threadsafe(call, fs.loop)
 
         try:
-            number = 0
-            while data := f.read(part_size):
-                h.update(data)
-                number += 1
-                sent += len(data)
-                call = fs._call_s3("upload_part", PartNumber=number, Body=data, **common)
-                pending.append((number, len(data), asyncio.run_coroutine_threadsafe(call, fs.loop)))
-                del data  # only the in-flight parts hold memory
-                while len(pending) >= in_flight:
-                    finish()
-            while pending:
-                finish()
+            answers, sent = send_in_flight(f, part_size, h, in_flight, send, advance)
+            parts = [{"PartNumber": number, "ETag": answer["ETag"]} for number, answer in enumerate(answers, 1)]
             _complete(fs, common, parts, sent)
         except BaseException:
-            for _n, _l, future in pending:
-                future.cancel()
             try:
                 sync(fs.loop, fs._call_s3, "abort_multipart_upload", **common)
             except Exception:  # noqa: BLE001 - best-effort cleanup: the original error stands
                 pass  # the server may be why we are here; the prefix stays unpublished anyway
             raise
     return h.hexdigest(), sent
+
+
+def send_in_flight(f: Any, part_size: int, h: Any, in_flight: int, send: Callable[[int, bytes], Future],
+                   advance: Advance) -> tuple[list[Any], int]:
+    """Read ``f`` part after part (numbered from 1), hash each into ``h`` and hand it to
+    ``send``, which starts its request and returns its future, while at most ``in_flight``
+    earlier ones are unanswered. Returns every answer in order and the bytes sent; on an
+    error the requests still pending are cancelled."""
+    pending: deque[tuple[int, Future]] = deque()
+    answers: list[Any] = []
+    sent = 0
+
+    def finish() -> None:
+        length, future = pending.popleft()
+        answers.append(future.result())
+        advance(length)
+
+    try:
+        number = 0
+        while data := f.read(part_size):
+            h.update(data)
+            number += 1
+            sent += len(data)
+            pending.append((len(data), send(number, data)))
+            del data  # only the parts in flight hold memory
+            while len(pending) >= in_flight:
+                finish()
+        while pending:
+            finish()
+    except BaseException:
+        for _length, future in pending:
+            future.cancel()
+        raise
+    return answers, sent
 
 
 def _complete(fs: Any, common: dict[str, Any], parts: list[dict[str, Any]], size: int) -> None:
