@@ -323,13 +323,13 @@ class Deployments:
 
     # -- SQL ------------------------------------------------------------------------------------
     def sql(self, query: str, models: "Relation", history: "Relation") -> "Relation | None":
-        from mlreg.deploy import warehouse
+        from mlreg.deploy import sql_session
 
         with self._core.read() as reader:
             deps = {d.name: d for d in reader.deployments()}
         deps.update(self._temporary())
         functions = [(d, self._spec_loader(d)) for d in deps.values()]
-        return warehouse.run_sql(query, {"models": models, "history": history, "deployments": self.list()}, functions)
+        return sql_session.run_sql(query, {"models": models, "history": history, "deployments": self.list()}, functions)
 
     def _spec_loader(self, dep: Deployment) -> Callable[[], ScoringSpec]:
         return lambda: self.scoring_spec(dep)
