@@ -145,3 +145,32 @@ def test_a_duckdb_file_without_a_schema_is_not_taken_for_a_registry(session, her
     assert proc.returncode == 6
     assert_one_line_error(proc.stderr)
     assert "not an mlreg registry" in proc.stderr
+
+
+def test_m006_keeps_each_value_as_its_event_spelled_it(session, hermetic_env):
+    """Schema 5 kept a value twice: its ``attributes`` row (the event's text) and the
+    listing's object (which m002 built with json_group_object, free to spell a number
+    another way). m006 keeps the listing alone, written from the events' texts."""
+    db = install(SCHEMAS / "schema-5", hermetic_env)
+    con = duckdb.connect(str(db))
+    try:
+        event_id = con.execute("SELECT event_id FROM attributes WHERE key = 'auc' ORDER BY event_id").fetchall()[0][0]
+        con.execute("UPDATE attributes SET value = '0.810' WHERE event_id = ?", [event_id])
+        con.execute("UPDATE events SET new_value = '0.810' WHERE event_id = ?", [event_id])
+    finally:
+        con.close()
+    with pytest.warns(model_registry.RegistryExistsWarning, match="already exists"):
+        model_registry.create_model_registry(session)
+    registry = model_registry.ModelRegistry(session)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        metrics = con.execute("SELECT metrics::VARCHAR FROM listing WHERE name = 'churn' AND version = '1'").fetchall()
+    finally:
+        con.close()
+    assert "attributes" not in tables and "listing" in tables
+    assert metrics == [('{"auc":0.810}',)]
+    assert registry.get_metrics("churn", "1") == {"auc": 0.81}
+    registry.set_metric("churn", "1", "auc", 0.9)
+    last = registry.get_model_history("churn", "1").select("OLD_VALUE, NEW_VALUE").fetchall()[-1]
+    assert last == ("0.810", "0.9")

@@ -25,15 +25,13 @@ from tests.fixtures.models import SumModel
 SIGNATURES = {"predict": {"inputs": [{"name": "a", "type": "DOUBLE"}], "outputs": [{"name": "y", "type": "DOUBLE"}]}}
 
 
-def _current_state(path) -> tuple[list, list]:
+def _current_state(path) -> list:
+    """The listing's rows, in order, as the text stored (byte for byte)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        attrs = con.execute(
-            "SELECT model_id, attribute_name, key, value::VARCHAR, event_id FROM attributes ORDER BY ALL").fetchall()
-        listing = con.execute("SELECT id, description, tags::VARCHAR, metrics::VARCHAR FROM listing").fetchall()
+        return con.execute("SELECT id, description, tags::VARCHAR, metrics::VARCHAR FROM listing").fetchall()
     finally:
         con.close()
-    return attrs, listing
 
 
 def _busy_history(registry) -> None:
@@ -139,3 +137,20 @@ def test_the_cli_writes_json_cells_as_compact_json(cli, logged, session):
     assert json.loads(line)["METRICS"]["cm"]["b"] == [1, 2.5]
     whole = cli("list", "--format", "json")
     assert json.loads(whole.stdout)[0]["NAME"] == "m"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (None, {}),
+    ("{}", {}),
+    (' { } ', {}),
+    ('{"a":1.50,"b":"x\\"y","c":{"d":[1, 2]},"é":NaN}', {"a": "1.50", "b": '"x\\"y"', "c": '{"d":[1, 2]}', "é": "NaN"}),
+    ('{ "a" : -Infinity , "b\\u00e9" : null }', {"a": "-Infinity", "bé": "null"}),
+])
+def test_the_members_of_a_listing_object_are_the_texts_written(text, expected):
+    assert attributes.members(text) == expected
+
+
+@pytest.mark.parametrize("text", ["[1]", '{"a" 1}', '{"a":1 "b":2}', '{"a":}', '{1:2}', '{"a":1'])
+def test_a_listing_object_that_is_not_one_is_refused(text):
+    with pytest.raises(ValueError):
+        attributes.members(text)

@@ -4,27 +4,27 @@ The events are the one source of truth; what they add up to is also stored, writ
 the same transaction as each event (``apply``), so that reading a model's tags, or
 listing 100,000 versions filtered on a tag, does not aggregate the whole history:
 
-    attributes   one row per (model, DESCRIPTION|TAG|METRIC, key) set now
     listing      one row per registered model: the columns of ``list_models()``, in
                  registration order, updated in place: a scan of it is the listing, in
                  order, with no join and no sort, and a small write does not rewrite
-                 the indexes of ``models``.
+                 the indexes of ``models``. ``tags`` and ``metrics`` are JSON objects
+                 whose members are the JSON texts of the events that set them, byte for
+                 byte, keys sorted; ``description`` is the description's text.
 
-``rebuild`` recomputes both from ``models`` and the events (the migration that
-introduced them, and anything that writes models or events in bulk, e.g. the
-benchmarks' loader).
+The listing row is the only copy of the current values (since m006; before, a row per
+value in an ``attributes`` table as well, which made every write update two tables).
+``listing.id`` is indexed: a model's row is looked up by one equality on it alone (DuckDB
+scans the whole table as soon as a second condition joins the equality).
 
-Since m005 ``attributes.model_id`` and ``listing.id`` are indexed, and every lookup here
-names a model by one equality on that column alone: DuckDB looks a single equality up
-in the index, but scans the whole table as soon as a second condition joins it (at
-100,000 versions, 13 ms instead of 0.6 ms for a model's tags). A row found is then
-changed by its ``rowid``, which stays valid for the rest of the transaction.
+``rebuild`` recomputes the listing from ``models`` and the events (anything that writes
+models or events in bulk, e.g. the benchmarks' loader).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+import re
+from typing import Any
 
 ATTRIBUTES = ("DESCRIPTION", "TAG", "METRIC")
 
@@ -33,24 +33,65 @@ LISTING_COLUMNS = (
     "creation_environment_spec, input_spec, output_spec"
 )
 
-
-class Values(dict[str, str]):
-    """A model's current values of one attribute, key -> JSON text, and where each is
-    stored (``rowids``: key -> rowid) for the writes that change them."""
-
-    def __init__(self, rows: Any = ()):
-        super().__init__()
-        self.rowids: dict[str, int] = {}
-        for key, value, rowid in rows:
-            self[key] = value
-            self.rowids[key] = rowid
+_COLUMN = {"TAG": "tags", "METRIC": "metrics"}
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def current(con: Any, model_id: str, attribute: str) -> Values:
-    """The model's current values of one attribute (looked up in the index on model_id)."""
-    rows = con.execute("SELECT attribute_name, key, value, rowid FROM attributes WHERE model_id = ?",
-                       [model_id]).fetchall()
-    return Values((key, value, rowid) for name, key, value, rowid in rows if name == attribute)
+def _skip(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # `*` matches everywhere
+
+#: a model's current values: attribute -> key -> JSON text
+Values = dict[str, dict[str, str]]
+
+
+def members(text: str | None) -> dict[str, str]:
+    """The members of a JSON object, key -> the member's JSON text exactly as written in
+    ``text`` (a value is not decoded and encoded again, which could change how a number
+    is spelled). None (no object) has none."""
+    out: dict[str, str] = {}
+    if text is None:
+        return out
+    pos = _skip(text, 0)
+    if text[pos:pos + 1] != "{":
+        raise ValueError(f"not a JSON object: {text[:40]!r}")
+    pos = _skip(text, pos + 1)
+    if text[pos:pos + 1] == "}":
+        return out
+    while True:
+        key, pos = _DECODER.raw_decode(text, pos)
+        if not isinstance(key, str):
+            raise ValueError(f"a JSON object key that is not a string at {pos}")
+        pos = _skip(text, pos)
+        if text[pos:pos + 1] != ":":
+            raise ValueError(f"expected ':' at {pos}")
+        start = _skip(text, pos + 1)
+        _, pos = _DECODER.raw_decode(text, start)
+        out[key] = text[start:pos]
+        pos = _skip(text, pos)
+        if text[pos:pos + 1] == "}":
+            return out
+        if text[pos:pos + 1] != ",":
+            raise ValueError(f"expected ',' or '}}' at {pos}")
+        pos = _skip(text, pos + 1)
+
+
+def from_row(description: str | None, tags: str | None, metrics: str | None) -> Values:
+    """A model's current values from its listing row's three columns."""
+    return {
+        "DESCRIPTION": {} if description is None else {"": json.dumps(description)},
+        "TAG": members(tags),
+        "METRIC": members(metrics),
+    }
+
+
+def current(con: Any, model_id: str) -> Values | None:
+    """The model's current values (its listing row, looked up in the index on id);
+    None when there is no such model."""
+    row = con.execute("SELECT description, tags::VARCHAR, metrics::VARCHAR FROM listing WHERE id = ?",
+                      [model_id]).fetchone()
+    return None if row is None else from_row(*row)
 
 
 def _json_object(values: dict[str, str]) -> str | None:
@@ -61,65 +102,51 @@ def _json_object(values: dict[str, str]) -> str | None:
     return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{values[k]}" for k in sorted(values)) + "}"
 
 
-def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | None, value: str | None,
-          event_id: int, values: Values | None = None) -> None:
-    """Bring the current values up to date with one event (already inserted as ``event_id``)
-    of a registered model (a registration itself goes through :func:`register`).
-    ``values``: the model's current values of that attribute before the event, if the
-    caller has read them already (see :func:`current`)."""
-    if attribute == "DELETION":
-        con.execute("DELETE FROM attributes WHERE model_id = ?", [model_id])
-        con.execute("DELETE FROM listing WHERE id = ?", [model_id])
-        return
-    if attribute not in ATTRIBUTES:
-        return
-    key = key or ""
-    found = current(con, model_id, attribute) if values is None else values
-    now = dict(found)
-    value = cast(str, value)  # a SET event always carries its value (JSON text)
-    if operation != "SET":
-        if key in found:
-            con.execute("DELETE FROM attributes WHERE rowid = ?", [found.rowids[key]])
-        now.pop(key, None)
-    elif key in found:
-        con.execute("UPDATE attributes SET value = ?, event_id = ? WHERE rowid = ?", [value, event_id, found.rowids[key]])
-        now[key] = value
-    else:
-        con.execute("INSERT INTO attributes VALUES (?, ?, ?, ?, ?)", [model_id, attribute, key, value, event_id])
-        now[key] = value
+def _store(con: Any, model_id: str, attribute: str, now: dict[str, str]) -> None:
+    """Write one attribute's values into the model's listing row."""
     if attribute == "DESCRIPTION":
         con.execute("UPDATE listing SET description = json_extract_string(?::JSON, '$') WHERE id = ?",
                     [now.get(""), model_id])
     else:
-        column = "tags" if attribute == "TAG" else "metrics"
-        con.execute(f"UPDATE listing SET {column} = ? WHERE id = ?", [_json_object(now), model_id])
+        con.execute(f"UPDATE listing SET {_COLUMN[attribute]} = ? WHERE id = ?", [_json_object(now), model_id])
 
 
-def set_many(con: Any, model_id: str, attribute: str, pairs: dict[str, str], event_ids: dict[str, int],
-             values: Values) -> None:
+def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | None, value: str | None,
+          values: Values | None = None) -> None:
+    """Bring the current values up to date with one event (already inserted) of a
+    registered model (a registration itself goes through :func:`register`). ``values``:
+    the model's current values before the event, if the caller has read them already
+    (see :func:`current`); updated in place to the values after it."""
+    if attribute == "DELETION":
+        con.execute("DELETE FROM listing WHERE id = ?", [model_id])
+        return
+    if attribute not in ATTRIBUTES:
+        return
+    if values is None:
+        values = current(con, model_id) or from_row(None, None, None)
+    now = values[attribute]
+    if operation != "SET":
+        now.pop(key or "", None)
+    else:
+        assert value is not None  # a SET event always carries its value (JSON text)
+        # a description as the listing row gives it back (see from_row)
+        now[key or ""] = json.dumps(json.loads(value)) if attribute == "DESCRIPTION" else value
+    _store(con, model_id, attribute, now)
+
+
+def set_many(con: Any, model_id: str, attribute: str, pairs: dict[str, str], values: Values) -> None:
     """Bring the current values up to date with several SET events of one attribute
-    (TAG or METRIC, already inserted: key -> event_id), ``values`` being the model's
-    current values before them: three statements whatever the number of keys."""
-    replaced = [values.rowids[k] for k in pairs if k in values]
-    if replaced:
-        con.execute("DELETE FROM attributes WHERE list_contains(?, rowid)", [replaced])
-    placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(pairs))
-    con.execute(f"INSERT INTO attributes VALUES {placeholders}",
-                [x for k, v in pairs.items() for x in (model_id, attribute, k, v, event_ids[k])])
-    merged = {**values, **pairs}
-    column = "tags" if attribute == "TAG" else "metrics"
-    con.execute(f"UPDATE listing SET {column} = ? WHERE id = ?", [_json_object(merged), model_id])
+    (TAG or METRIC, already inserted), ``values`` being the model's current values
+    before them (updated in place): one statement whatever the number of keys."""
+    values[attribute].update(pairs)
+    _store(con, model_id, attribute, values[attribute])
 
 
 def register(con: Any, model_id: str, values: list[tuple[str, str, str, int]]) -> None:
-    """The current values of a model just inserted into ``models``, from the events of its
-    registration: (attribute, key, JSON text, event_id) for its description, tags and
-    metrics. What ``apply`` would do event by event, in three statements."""
-    if values:
-        placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(values))
-        con.execute(f"INSERT INTO attributes VALUES {placeholders}",
-                    [x for attribute, key, value, event_id in values for x in (model_id, attribute, key, value, event_id)])
-    by_attribute: dict[str, dict[str, str]] = {"DESCRIPTION": {}, "TAG": {}, "METRIC": {}}
+    """The listing row of a model just inserted into ``models``, with the values of its
+    registration's events: (attribute, key, JSON text, event_id) for its description,
+    tags and metrics."""
+    by_attribute: Values = {"DESCRIPTION": {}, "TAG": {}, "METRIC": {}}
     for attribute, key, value, _ in values:
         by_attribute[attribute][key] = value
     description = by_attribute["DESCRIPTION"].get("")
@@ -131,45 +158,36 @@ def register(con: Any, model_id: str, values: list[tuple[str, str, str, int]]) -
 
 
 def rebuild(con: Any) -> None:
-    """Recompute the current values from ``models`` and the events."""
-    con.execute("DELETE FROM attributes")
-    con.execute(
-        """
-        INSERT INTO attributes
-        SELECT model_id, attribute_name, key, value, event_id FROM (
-            SELECT model_id, attribute_name, coalesce(key, '') AS key,
-                   arg_max(operation, event_id) AS op,
-                   arg_max(new_value, event_id) AS value,
-                   max(event_id) AS event_id
-            FROM events
-            WHERE attribute_name IN ('DESCRIPTION', 'TAG', 'METRIC')
-              AND model_id IN (SELECT id FROM models)
-            GROUP BY ALL
-        ) WHERE op = 'SET'
-        """
-    )
+    """Recompute the listing from ``models`` and the events: each value as the text of
+    the last event that set it, keys sorted (as :func:`apply` writes them)."""
     con.execute("DELETE FROM listing")
     con.execute(
         f"""
         INSERT INTO listing
-        WITH tags AS (
-            SELECT model_id, json_group_object(key, value) AS tags
-            FROM (SELECT * FROM attributes WHERE attribute_name = 'TAG' ORDER BY model_id, key)
-            GROUP BY model_id
-        ), metrics AS (
-            SELECT model_id, json_group_object(key, value) AS metrics
-            FROM (SELECT * FROM attributes WHERE attribute_name = 'METRIC' ORDER BY model_id, key)
-            GROUP BY model_id
-        ), descr AS (
-            SELECT model_id, json_extract_string(value, '$') AS description
-            FROM attributes WHERE attribute_name = 'DESCRIPTION'
+        WITH latest AS (
+            SELECT model_id, attribute_name, coalesce(key, '') AS key,
+                   arg_max(operation, event_id) AS op,
+                   arg_max(new_value, event_id) AS value
+            FROM events
+            WHERE attribute_name IN ('DESCRIPTION', 'TAG', 'METRIC')
+              AND model_id IN (SELECT id FROM models)
+            GROUP BY ALL
+        ), current AS (
+            SELECT * FROM latest WHERE op = 'SET'
+        ), objects AS (
+            SELECT model_id,
+                   '{{' || string_agg(CASE WHEN attribute_name = 'TAG' THEN to_json(key) || ':' || value END,
+                                     ',' ORDER BY key) || '}}' AS tags,
+                   '{{' || string_agg(CASE WHEN attribute_name = 'METRIC' THEN to_json(key) || ':' || value END,
+                                     ',' ORDER BY key) || '}}' AS metrics,
+                   any_value(CASE WHEN attribute_name = 'DESCRIPTION' THEN json_extract_string(value, '$') END)
+                       AS description
+            FROM current GROUP BY model_id
         )
         SELECT {', '.join('m.' + c.strip() for c in LISTING_COLUMNS.split(','))},
-               d.description, t.tags, x.metrics
+               o.description, o.tags, o.metrics
         FROM models m
-        LEFT JOIN descr d ON d.model_id = m.id
-        LEFT JOIN tags t ON t.model_id = m.id
-        LEFT JOIN metrics x ON x.model_id = m.id
+        LEFT JOIN objects o ON o.model_id = m.id
         ORDER BY m.creation_time, m.id
         """
     )

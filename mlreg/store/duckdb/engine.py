@@ -8,6 +8,13 @@ process is attached to one in-memory DuckDB (the *engine*), one file at a time, 
 is given up (detached, which checkpoints it) when another file is attached, when someone
 else wants the registry, when it has been idle ``IDLE_DETACH`` seconds, and when the
 batch ends.
+
+While the file stays attached nobody else can write it (DuckDB's own lock on the file),
+so what a write read from it stays true until this process changes it: the attachment's
+*memo* (:meth:`KeptAttachment.memo`) keeps the version rows and current values the writes
+looked up, which the writer (``mlreg.store.duckdb.operations``) keeps up to date. It is
+made empty when the attachment is kept, emptied when a unit of work fails, and dropped
+with the attachment.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import duckdb
 
@@ -114,6 +121,7 @@ class KeptAttachment:
 
     def __init__(self) -> None:
         self._batch_depth = 0  # open `batch()` blocks: writes then leave the file attached
+        self._memo: dict[tuple, Any] | None = None  # what writes looked up, while kept
         self._idle: threading.Timer | None = None  # detaches a kept attachment left unused
         self._last_use = 0.0  # when the kept attachment was last used (time.monotonic())
 
@@ -124,7 +132,18 @@ class KeptAttachment:
         """The file just attached stays attached after this unit of work (in a batch)."""
         global _KEPT
         _KEPT = (self, os.getpid())
+        self._memo = {}
         self._touch()
+
+    def memo(self) -> "dict[tuple, Any] | None":
+        """The kept attachment's memo, for a unit of work running on it (None when the
+        file is not kept attached: a unit of work then looks everything up)."""
+        return self._memo if self._is_kept() else None
+
+    def _forget_memo(self) -> None:
+        """Empty the memo (a unit of work failed: what it noted may not have been committed)."""
+        if self._memo is not None:
+            self._memo.clear()
 
     def _detach_kept(self) -> None:
         """Detach the file a batch keeps attached (checkpointing it), if it is this one."""
@@ -134,6 +153,7 @@ class KeptAttachment:
                 return
             _KEPT = None
             self._checked = None
+            self._memo = None
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None

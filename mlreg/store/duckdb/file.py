@@ -216,6 +216,7 @@ class RegistryFile(KeptAttachment):
                     try:
                         yield con
                     except BaseException:
+                        self._forget_memo()
                         con.execute("ROLLBACK")
                         raise
                     con.execute("COMMIT")
@@ -223,6 +224,7 @@ class RegistryFile(KeptAttachment):
                     _faults.checkpoint("write:committed")
             except duckdb.Error as exc:
                 self._checked = None
+                self._forget_memo()
                 if committed and not wal_before and is_corruption(exc) and wal.exists():
                     raise self._unsave(wal, exc) from None
                 if committed:
@@ -230,6 +232,7 @@ class RegistryFile(KeptAttachment):
                 raise self._translate(exc) from None
             except BaseException:
                 self._checked = None
+                self._forget_memo()
                 raise
             if not self._is_kept():
                 self._checked = self._signature()  # as this write left it, checkpointed
@@ -365,6 +368,7 @@ class RegistryFile(KeptAttachment):
                     with self._attached(read_only=True) as con:  # look before changing anything
                         self._refuse_foreign(con)
                 with self._attached(read_only=False, create=created) as con:
+                    self._forget_memo()
                     applied = migrations.upgrade(con, self.path)
                     if not created:
                         _read_everything(con)

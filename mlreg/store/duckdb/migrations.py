@@ -272,6 +272,32 @@ def m005_lookup_indexes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX listing_id ON listing (id)")
 
 
+def m006_listing_holds_current_values(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep the current description, tags and metrics in the listing row alone: every
+    write of a tag updated both its ``attributes`` row and the listing's JSON (the
+    batched tag write's bound was one statement too many). The listing's objects are
+    written again from ``attributes`` with each value's text as its event wrote it
+    (m002 built them with json_group_object, which may spell a number another way),
+    keys sorted; then ``attributes``, its index and its view go."""
+    con.execute(
+        """
+        UPDATE listing SET tags = o.tags, metrics = o.metrics
+        FROM (
+            SELECT model_id,
+                   '{' || string_agg(CASE WHEN attribute_name = 'TAG' THEN to_json(key) || ':' || value END,
+                                     ',' ORDER BY key) || '}' AS tags,
+                   '{' || string_agg(CASE WHEN attribute_name = 'METRIC' THEN to_json(key) || ':' || value END,
+                                     ',' ORDER BY key) || '}' AS metrics
+            FROM attributes GROUP BY model_id
+        ) o
+        WHERE listing.id = o.model_id
+        """
+    )
+    con.execute("DROP VIEW current_attributes")
+    con.execute("DROP INDEX attributes_model_id")
+    con.execute("DROP TABLE attributes")
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
@@ -279,6 +305,7 @@ MIGRATIONS: list[Migration] = [
     ("m003_registry_identity", m003_registry_identity),
     ("m004_models_aliases", m004_models_aliases),
     ("m005_lookup_indexes", m005_lookup_indexes),
+    ("m006_listing_holds_current_values", m006_listing_holds_current_values),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

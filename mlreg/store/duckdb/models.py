@@ -53,6 +53,14 @@ class ModelReads:
 class ModelWrites(ModelReads):
     _now: Any
     _role: str
+    _memo: "dict[tuple, Any] | None" = None  # a batch's (see ``operations``)
+
+    def _forget(self) -> None:
+        """Forget the batch's memo: this unit of work renames or deletes versions (the only
+        changes to a remembered row or value that are not a value's write, which keeps
+        the memo up to date)."""
+        if self._memo is not None:
+            self._memo.clear()
 
     def _model_event(self, name: str, about: ModelRow | None, change: Change) -> int:
         return self._con.execute(
@@ -91,6 +99,7 @@ class ModelWrites(ModelReads):
             raise AlreadyExists(f"Model {new_name} already exists.")
         if self._con.execute("SELECT 1 FROM models WHERE name = ? LIMIT 1", [name]).fetchone() is None:
             raise NotFound(f"Unable to find model {name}")
+        self._forget()
         for table, column in (("models", "name"), ("listing", "name"), ("deployments", "model_name"),
                               ("model_attributes", "model_name")):
             self._con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new_name, name])

@@ -94,7 +94,7 @@ class DuckDBStore(MetadataStore):
     @contextmanager
     def write(self, role: str, now: datetime) -> Iterator[StoreWriter]:
         with self.file.write() as con:
-            yield DuckDBWriter(con, role, now)
+            yield DuckDBWriter(con, role, now, self.file.memo())
 
     def batch(self) -> Any:
         return self.file.batch()
