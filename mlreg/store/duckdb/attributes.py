@@ -33,6 +33,9 @@ LISTING_COLUMNS = (
     "creation_environment_spec, input_spec, output_spec"
 )
 
+#: a model's current values: attribute -> key -> JSON text
+Values = dict[str, dict[str, str]]
+
 _COLUMN = {"TAG": "tags", "METRIC": "metrics"}
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -41,9 +44,6 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 def _skip(text: str, pos: int) -> int:
     """The position of the first character at or after ``pos`` that is not JSON whitespace."""
     return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # `*` matches everywhere
-
-#: a model's current values: attribute -> key -> JSON text
-Values = dict[str, dict[str, str]]
 
 
 def members(text: str | None) -> dict[str, str]:
