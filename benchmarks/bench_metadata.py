@@ -9,10 +9,12 @@ counted in pairs written per second. Peer: MLflow's
 the same durable unit of work per call (open the file, insert one row, close).
 Bound of a single write (a row of its own): DuckDB's least durable write that lets go of
 the file (attach a copy of the registry file, insert one event, detach, which checkpoints)
-on one in-memory DuckDB, as mlreg attaches. Bound of a write in a batch (a row of its own): DuckDB's
-own statements for a durable write that keeps the current values beside its event, on a kept
-attachment (insert the event, update the listing's row, commit), with nothing looked up. Goal: mlreg's rate >= 2x MLflow's. Quick mode: 10 writes per run, 3 runs after 1 warm-up, and
-MLflow (importing it and its store cost seconds) left out unless --peers once/all.
+on one in-memory DuckDB, as mlreg attaches. Bound of a write in a batch (a row of its own):
+DuckDB's own statements for a durable write that keeps the current values beside its event,
+on a kept attachment (insert the event, update the listing's row, commit), with nothing
+looked up. Goal: mlreg's rate >= 2x MLflow's. Quick mode: 10 writes per run, 3 runs after
+1 warm-up, and MLflow (importing it and its store cost seconds) left out unless
+--peers once/all.
 """
 
 from __future__ import annotations
