@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 ATTRIBUTES = ("DESCRIPTION", "TAG", "METRIC")
 
@@ -111,27 +111,25 @@ def _store(con: Any, model_id: str, attribute: str, now: dict[str, str]) -> None
         con.execute(f"UPDATE listing SET {_COLUMN[attribute]} = ? WHERE id = ?", [_json_object(now), model_id])
 
 
-def apply(con: Any, model_id: str, operation: str, attribute: str, key: str | None, value: str | None,
-          values: Values | None = None) -> None:
-    """Bring the current values up to date with one event (already inserted) of a
-    registered model (a registration itself goes through :func:`register`). ``values``:
-    the model's current values before the event, if the caller has read them already
-    (see :func:`current`); updated in place to the values after it."""
-    if attribute == "DELETION":
-        con.execute("DELETE FROM listing WHERE id = ?", [model_id])
-        return
-    if attribute not in ATTRIBUTES:
-        return
-    if values is None:
-        values = current(con, model_id) or from_row(None, None, None)
+def apply(con: Any, model_id: str, operation: str, attribute: str, key: str, value: str | None,
+          values: Values) -> None:
+    """Bring the current values up to date with one event (already inserted) that sets
+    (``value``) or removes a key of a registered model's DESCRIPTION, TAG or METRIC.
+    ``values``: the model's current values before the event (see :func:`current`),
+    updated in place to the values after it."""
     now = values[attribute]
     if operation != "SET":
-        now.pop(key or "", None)
+        now.pop(key, None)
     else:
         assert value is not None  # a SET event always carries its value (JSON text)
         # a description as the listing row gives it back (see from_row)
-        now[key or ""] = json.dumps(json.loads(value)) if attribute == "DESCRIPTION" else value
+        now[key] = json.dumps(json.loads(value)) if attribute == "DESCRIPTION" else value
     _store(con, model_id, attribute, now)
+
+
+def remove(con: Any, model_id: str) -> None:
+    """The model was deleted: its listing row goes."""
+    con.execute("DELETE FROM listing WHERE id = ?", [model_id])
 
 
 def set_many(con: Any, model_id: str, attribute: str, pairs: dict[str, str], values: Values) -> None:
@@ -142,12 +140,12 @@ def set_many(con: Any, model_id: str, attribute: str, pairs: dict[str, str], val
     _store(con, model_id, attribute, values[attribute])
 
 
-def register(con: Any, model_id: str, values: list[tuple[str, str, str, int]]) -> None:
+def register(con: Any, model_id: str, values: Iterable[tuple[str, str, str]]) -> None:
     """The listing row of a model just inserted into ``models``, with the values of its
-    registration's events: (attribute, key, JSON text, event_id) for its description,
-    tags and metrics."""
+    registration's events: (attribute, key, JSON text) for its description, tags and
+    metrics."""
     by_attribute: Values = {"DESCRIPTION": {}, "TAG": {}, "METRIC": {}}
-    for attribute, key, value, _ in values:
+    for attribute, key, value in values:
         by_attribute[attribute][key] = value
     description = by_attribute["DESCRIPTION"].get("")
     con.execute(

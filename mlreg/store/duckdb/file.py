@@ -40,7 +40,7 @@ import duckdb
 from mlreg import _faults
 from mlreg.errors import IntegrityError, MlregError, NotFound, RegistryBusy
 from mlreg.fsutil import fsync_dir, mkdirs, no_world_write
-from mlreg.store.duckdb import engine, migrations
+from mlreg.store.duckdb import contents, engine, migrations
 from mlreg.store.duckdb.failures import duckdb_holder, first_line, is_corruption, is_lock_error
 from mlreg.store.base import lock_timeout
 from mlreg.store.duckdb.engine import ALIAS, ENGINE_LOCK, KeptAttachment
@@ -346,7 +346,7 @@ class RegistryFile(KeptAttachment):
 
     # -- creation and upgrade --------------------------------------------------------
     def _refuse_foreign(self, con: duckdb.DuckDBPyConnection) -> None:
-        found = _foreign_tables(con)
+        found = contents.foreign_tables(con)
         if found:
             shown = ", ".join(found[:5]) + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
             raise IntegrityError(
@@ -371,33 +371,10 @@ class RegistryFile(KeptAttachment):
                     self._forget_memo()
                     applied = migrations.upgrade(con, self.path)
                     if not created:
-                        _read_everything(con)
+                        contents.read_everything(con)
             except duckdb.Error as exc:
                 raise self._translate(exc) from None
             if created:
                 no_world_write(self.path)
             return created, applied
 
-
-def _foreign_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The tables and views of a DuckDB file that has no mlreg schema: not one of ours
-    (a file whose first `create` was interrupted holds at most ``schema_migrations``)."""
-    if migrations.current_version(con)[0] > 0:
-        return []
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
-    ).fetchall()
-    return sorted(name for (name,) in rows if name != "schema_migrations")
-
-
-def _read_everything(con: duckdb.DuckDBPyConnection) -> None:
-    """Read every row of every table, so that DuckDB checks every block's checksum: `create`
-    on an existing registry then reports a damaged file instead of calling it fine."""
-    tables = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-    ).fetchall()
-    for (table,) in tables:
-        cur = con.execute(f'SELECT * FROM "{table}"')
-        while cur.fetchmany(4096):
-            pass

@@ -383,3 +383,4 @@ def upgrade(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         con.execute("COMMIT")
         applied.append(name)
     return applied
+

@@ -158,14 +158,13 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
         values = [x for c in changes
                   for x in (self._now, version.id, version.name, version.version, self._role, c.operation,
                             c.attribute, c.key, c.old_value, c.new_value)]
-        ids = self._con.execute(
+        self._con.execute(
             "INSERT INTO events (event_timestamp, model_id, model_name, model_version, role, operation,"
-            f" attribute_name, key, old_value, new_value) VALUES {placeholders} RETURNING event_id, attribute_name, key",
+            f" attribute_name, key, old_value, new_value) VALUES {placeholders}",
             values,
-        ).fetchall()
-        event_ids = {(attribute, key): event_id for event_id, attribute, key in ids}
+        )
         attributes.register(self._con, version.id, [
-            (c.attribute, c.key or "", c.new_value, event_ids[(c.attribute, c.key)])
+            (c.attribute, c.key or "", c.new_value)
             for c in changes if c.attribute in attributes.ATTRIBUTES and c.new_value is not None
         ])
 
@@ -215,7 +214,7 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
         self._con.execute("DELETE FROM models WHERE id = ?", [row.id])
         self._append(row, Change(DROP, DELETION, None, json.dumps({"type": row.type, "uri": row.uri}),
                                  json.dumps({"delete_artifact": delete_artifact})))
-        attributes.apply(self._con, row.id, DROP, DELETION, None, None)
+        attributes.remove(self._con, row.id)
         return names
 
     def add_deployment(self, deployment: Deployment, changes: list[Change]) -> None:
@@ -268,7 +267,7 @@ class DuckDBWriter(ModelWrites, DuckDBReader, StoreWriter):
                 new_id = self._con.execute(_EVENT, values).fetchall()[0][0]
                 imported.append(dataclasses.replace(e, event_id=new_id))
         if v is not None:
-            attributes.register(self._con, v.id, current_values(imported))
+            attributes.register(self._con, v.id, [(a, k, value) for a, k, value, _ in current_values(imported)])
         for d in deployments:
             self._con.execute(
                 "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
